@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * POST /v1/check: validate, hash the key into a counter id, ask the store, answer.
+ * The store may answer later (Redis), by which time the client may be gone: the pending
+ * check is shared between the request's pool and the store callback and freed by
+ * whichever lets go last.
+ */
+#include <string.h>
+
+#include "api/check_request.h"
+#include "api/handlers.h"
+#include "http/respond.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+typedef struct {
+    api_request_t *ar; /* NULL once the request has been disposed of */
+    limiter_algorithm_t algorithm;
+    limiter_request_t req;
+    int refs;
+} pending_check_t;
+
+static void pending_release(pending_check_t *p)
+{
+    if (--p->refs == 0)
+        free(p);
+}
+
+static void on_request_dispose(void *slot)
+{
+    pending_check_t *p = *(pending_check_t **)slot;
+
+    p->ar = NULL;
+    pending_release(p);
+}
+
+static int content_type_is_json(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+
+    if (i < 0)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    size_t n = 0;
+    while (n < v.len && v.base[n] != ';' && v.base[n] != ' ' && v.base[n] != '\t')
+        n++;
+    return h2o_lcstris(v.base, n, H2O_STRLIT("application/json"));
+}
+
+static void add_header(h2o_req_t *req, const char *name, size_t name_len, buf_t *value)
+{
+    char *copy = h2o_mem_alloc_pool(&req->pool, value->len);
+
+    memcpy(copy, value->data, value->len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, copy,
+                          value->len);
+}
+
+/* The IETF RateLimit and RateLimit-Policy fields, and Retry-After on a denial. */
+static void add_ratelimit_headers(h2o_req_t *req, const pending_check_t *p,
+                                  const limiter_result_t *r)
+{
+    const char *policy = limiter_algorithm_name(p->algorithm);
+    char tmp[160];
+    buf_t b = buf_init(tmp, sizeof(tmp));
+
+    buf_printf(&b, "\"%s\";q=", policy);
+    buf_u64(&b, p->req.limit);
+    buf_puts(&b, ";w=");
+    buf_u64(&b, limiter_ms_to_s_ceil(p->req.window_ms));
+    add_header(req, H2O_STRLIT("ratelimit-policy"), &b);
+
+    b = buf_init(tmp, sizeof(tmp));
+    buf_printf(&b, "\"%s\";r=", policy);
+    buf_u64(&b, r->remaining);
+    buf_puts(&b, ";t=");
+    buf_u64(&b, limiter_ms_to_s_ceil(r->reset_in_ms));
+    add_header(req, H2O_STRLIT("ratelimit"), &b);
+
+    if (!r->allowed && r->retry_after_ms != LIMITER_NO_RETRY) {
+        b = buf_init(tmp, sizeof(tmp));
+        uint64_t secs = limiter_ms_to_s_ceil(r->retry_after_ms);
+        buf_u64(&b, secs ? secs : 1);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       h2o_strdup(&req->pool, b.data, b.len).base, b.len);
+    }
+}
+
+static void respond_decision(api_request_t *ar, const pending_check_t *p,
+                             const limiter_result_t *r)
+{
+    char body[256];
+    buf_t b = buf_init(body, sizeof(body));
+
+    buf_printf(&b, "{\"allowed\":%s,\"limit\":", r->allowed ? "true" : "false");
+    buf_u64(&b, p->req.limit);
+    buf_puts(&b, ",\"remaining\":");
+    buf_u64(&b, r->remaining);
+    buf_puts(&b, ",\"reset_in\":");
+    buf_u64(&b, limiter_ms_to_s_ceil(r->reset_in_ms));
+    if (r->retry_after_ms == LIMITER_NO_RETRY) {
+        buf_puts(&b, ",\"retry_after\":null");
+    } else {
+        uint64_t secs = limiter_ms_to_s_ceil(r->retry_after_ms);
+        buf_puts(&b, ",\"retry_after\":");
+        buf_u64(&b, secs ? secs : 1);
+    }
+    buf_puts(&b, ",\"reset_in_ms\":");
+    buf_u64(&b, r->reset_in_ms);
+    if (r->retry_after_ms == LIMITER_NO_RETRY) {
+        buf_puts(&b, ",\"retry_after_ms\":null}");
+    } else {
+        buf_puts(&b, ",\"retry_after_ms\":");
+        buf_u64(&b, r->retry_after_ms ? r->retry_after_ms : 1);
+        buf_puts(&b, "}");
+    }
+
+    add_ratelimit_headers(ar->req, p, r);
+    respond_json(ar, 200, body, b.len);
+}
+
+static void on_store_answer(void *data, store_status_t status, const limiter_result_t *result)
+{
+    pending_check_t *p = data;
+    api_request_t *ar = p->ar;
+
+    if (ar == NULL)
+        goto out;
+
+    switch (status) {
+    case STORE_OK:
+        respond_decision(ar, p, result);
+        break;
+    case STORE_FULL:
+        respond_error(ar, ERR_STORE_FULL,
+                      "the store tracks RATEWATCH_MAX_KEYS keys already; retry later");
+        break;
+    case STORE_UNAVAILABLE:
+        respond_error(ar, ERR_STORE_UNAVAILABLE, "the store is unavailable; retry shortly");
+        break;
+    }
+
+out:
+    pending_release(p);
+}
+
+void api_check(api_request_t *ar)
+{
+    h2o_req_t *req = ar->req;
+    server_t *server = ar->worker->server;
+    check_request_t parsed;
+    api_error_t err;
+    store_check_t check;
+
+    if (!content_type_is_json(req)) {
+        respond_error(ar, ERR_UNSUPPORTED_MEDIA_TYPE, "send the body as application/json");
+        return;
+    }
+    if (req->entity.len > CHECK_MAX_BODY) {
+        respond_error(ar, ERR_BODY_TOO_LARGE, "the body is larger than 8 KiB");
+        return;
+    }
+
+    json_t *doc = check_request_parse(req->entity.base ? req->entity.base : "", req->entity.len,
+                                      &parsed, &err);
+    if (doc == NULL) {
+        respond_error(ar, err.code, err.message);
+        return;
+    }
+
+    check.algorithm = parsed.algorithm;
+    check.req = parsed.req;
+    check.now_ms = clock_now_ms();
+    derive_counter_id(server->default_tenant_key, parsed.algorithm, parsed.req.window_ms,
+                      parsed.key, parsed.key_len, check.counter_id);
+    json_decref(doc);
+
+    pending_check_t *p = rw_malloc(sizeof(*p));
+    p->ar = ar;
+    p->algorithm = check.algorithm;
+    p->req = check.req;
+    p->refs = 2;
+    pending_check_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_request_dispose);
+    *slot = p;
+
+    store_check(ar->worker->store, &check, on_store_answer, p);
+}

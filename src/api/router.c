@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include "api/router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api/handlers.h"
+#include "http/respond.h"
+
+enum { METHOD_GET = 1, METHOD_HEAD = 2, METHOD_POST = 4, METHOD_OTHER = 8 };
+
+typedef struct {
+    const char *path;
+    unsigned methods;
+    const char *allow;
+    void (*handler)(api_request_t *ar);
+} route_t;
+
+static const route_t routes[] = {
+    {"/v1/check", METHOD_POST, "POST", api_check},
+    {"/health", METHOD_GET | METHOD_HEAD, "GET, HEAD", api_health},
+};
+
+static unsigned method_bit(h2o_iovec_t m)
+{
+    if (h2o_memis(m.base, m.len, H2O_STRLIT("POST")))
+        return METHOD_POST;
+    if (h2o_memis(m.base, m.len, H2O_STRLIT("GET")))
+        return METHOD_GET;
+    if (h2o_memis(m.base, m.len, H2O_STRLIT("HEAD")))
+        return METHOD_HEAD;
+    return METHOD_OTHER;
+}
+
+static int request_id_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > 64)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static void request_id_assign(api_request_t *ar)
+{
+    h2o_req_t *req = ar->req;
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+
+    if (i >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (request_id_ok(v.base, v.len)) {
+            memcpy(ar->request_id, v.base, v.len);
+            ar->request_id[v.len] = '\0';
+            return;
+        }
+    }
+    worker_t *w = ar->worker;
+    snprintf(ar->request_id, sizeof(ar->request_id), "%s-%u-%llx", w->server->boot_id, w->index,
+             (unsigned long long)++w->request_seq);
+}
+
+void router_dispatch(worker_t *worker, h2o_req_t *req)
+{
+    api_request_t *ar = h2o_mem_alloc_pool(&req->pool, sizeof(*ar));
+    h2o_iovec_t path = req->path_normalized;
+
+    ar->req = req;
+    ar->worker = worker;
+    ar->status = 0;
+    request_id_assign(ar);
+
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const route_t *r = &routes[i];
+        if (!h2o_memis(path.base, path.len, r->path, strlen(r->path)))
+            continue;
+        if ((method_bit(req->method) & r->methods) == 0) {
+            respond_method_not_allowed(ar, r->allow);
+            return;
+        }
+        r->handler(ar);
+        return;
+    }
+    respond_error(ar, ERR_NOT_FOUND, "no such endpoint; see docs/API.md");
+}

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/buf.h"
+
+typedef enum {
+    SETTING_UINT,
+    SETTING_STRING,
+    SETTING_CHOICE,
+} setting_type_t;
+
+typedef struct {
+    const char *env;
+    const char *flag;
+    setting_type_t type;
+    const char *def;
+    uint64_t min, max;   /* SETTING_UINT */
+    const char *choices; /* SETTING_CHOICE: values separated by '|' */
+    bool secret;         /* redacted wherever it is shown */
+    size_t offset;
+    const char *help;
+} setting_t;
+
+#define FIELD(name) offsetof(config_t, name)
+
+static const setting_t settings[] = {
+    {"PORT", "--port", SETTING_UINT, "8081", 1, 65535, NULL, false, FIELD(port),
+     "TCP port to listen on."},
+    {"RATEWATCH_BIND", "--bind", SETTING_STRING, "127.0.0.1", 0, 0, NULL, false, FIELD(bind),
+     "Address to listen on (IPv4 or IPv6 literal)."},
+    {"RATEWATCH_WORKERS", "--workers", SETTING_UINT, "0", 0, 256, NULL, false, FIELD(workers),
+     "Worker threads, each with its own event loop and listener; 0 means one per CPU."},
+    {"RATEWATCH_LOG_LEVEL", "--log-level", SETTING_CHOICE, "info", 0, 0,
+     "debug|info|warn|error", false, FIELD(log_level), "Lowest level of log records written."},
+    {"RATEWATCH_LOG_FORMAT", "--log-format", SETTING_CHOICE, "json", 0, 0, "json|text", false,
+     FIELD(log_format), "Log records as JSON lines, or as text for people."},
+    {"RATEWATCH_MAX_KEYS", "--max-keys", SETTING_UINT, "1000000", 1, 1000000000, NULL, false,
+     FIELD(max_keys), "Counters the embedded store tracks at most; a new key beyond it gets "
+                      "503 store_full, live counters are never evicted."},
+    {"REDIS_URL", "--redis-url", SETTING_STRING, "", 0, 0, NULL, true, FIELD(redis_url),
+     "Redis to keep counters in (redis://[user:password@]host:port[/db] or "
+     "unix:///path/to.sock[?db=N]); empty means the embedded store."},
+};
+
+#define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
+
+static bool choice_ok(const char *choices, const char *value)
+{
+    size_t len = strlen(value);
+
+    for (const char *p = choices; *p != '\0';) {
+        const char *end = strchr(p, '|');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && strncmp(p, value, n) == 0)
+            return true;
+        p += n + (end != NULL);
+    }
+    return false;
+}
+
+/* Stores `value` into the field of `s`, or explains why it cannot. */
+static int setting_apply(const setting_t *s, config_t *config, const char *value, char *err,
+                         size_t err_size)
+{
+    char *field = (char *)config + s->offset;
+
+    switch (s->type) {
+    case SETTING_UINT: {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || v < s->min ||
+            v > s->max) {
+            snprintf(err, err_size, "%s: '%s' is not a whole number from %llu to %llu", s->env,
+                     value, (unsigned long long)s->min, (unsigned long long)s->max);
+            return -1;
+        }
+        *(uint64_t *)field = v;
+        return 0;
+    }
+    case SETTING_CHOICE:
+        if (!choice_ok(s->choices, value)) {
+            snprintf(err, err_size, "%s: '%s' is not one of %s", s->env, value, s->choices);
+            return -1;
+        }
+        /* fall through */
+    case SETTING_STRING:
+        free(*(char **)field);
+        *(char **)field = rw_strdup(value);
+        return 0;
+    }
+    return -1;
+}
+
+static const setting_t *setting_by_flag(const char *arg, size_t len)
+{
+    for (size_t i = 0; i < SETTING_COUNT; i++) {
+        if (strlen(settings[i].flag) == len && strncmp(settings[i].flag, arg, len) == 0)
+            return &settings[i];
+    }
+    return NULL;
+}
+
+int config_load(config_t *config, int argc, char **argv, char *err, size_t err_size)
+{
+    memset(config, 0, sizeof(*config));
+
+    for (size_t i = 0; i < SETTING_COUNT; i++) {
+        const char *env = getenv(settings[i].env);
+        if (setting_apply(&settings[i], config, settings[i].def, err, err_size) != 0)
+            return -1;
+        if (env != NULL && setting_apply(&settings[i], config, env, err, err_size) != 0)
+            return -1;
+    }
+
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const setting_t *s = setting_by_flag(arg, name_len);
+        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
+
+        if (s == NULL) {
+            snprintf(err, err_size, "unknown option '%s' (see --help)", arg);
+            return -1;
+        }
+        if (value == NULL) {
+            snprintf(err, err_size, "%s needs a value (%s)", s->flag, s->env);
+            return -1;
+        }
+        if (setting_apply(s, config, value, err, err_size) != 0)
+            return -1;
+        if (eq == NULL)
+            i++;
+    }
+    return 0;
+}
+
+void config_free(config_t *config)
+{
+    for (size_t i = 0; i < SETTING_COUNT; i++) {
+        if (settings[i].type != SETTING_UINT) {
+            char **field = (char **)((char *)config + settings[i].offset);
+            free(*field);
+            *field = NULL;
+        }
+    }
+}
+
+static const char *setting_default_text(const setting_t *s)
+{
+    return s->def[0] != '\0' ? s->def : "(unset)";
+}
+
+void config_print_help(const char *program)
+{
+    printf("Usage: %s [options]\n"
+           "       %s keys <issue|revoke|revoked|inspect> ...\n\n"
+           "RateWatch answers rate-limit checks over HTTP. Every option can also be set\n"
+           "by its environment variable; a flag wins over the variable.\n\n"
+           "Options:\n",
+           program, program);
+    for (size_t i = 0; i < SETTING_COUNT; i++) {
+        const setting_t *s = &settings[i];
+        printf("  %-16s %-22s default %s\n      %s\n", s->flag, s->env, setting_default_text(s),
+               s->help);
+    }
+    printf("  --help                                  this text\n"
+           "  --version                               print the version\n");
+}
+
+void config_print_markdown(void)
+{
+    printf("| Variable | Flag | Default | Meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < SETTING_COUNT; i++) {
+        const setting_t *s = &settings[i];
+        printf("| `%s` | `%s` | `%s` | %s |\n", s->env, s->flag, setting_default_text(s),
+               s->help);
+    }
+}
+
+void config_describe(const config_t *config, char *out, size_t size)
+{
+    buf_t b = buf_init(out, size);
+
+    buf_puts(&b, "\"config\":{");
+    for (size_t i = 0; i < SETTING_COUNT; i++) {
+        const setting_t *s = &settings[i];
+        const char *field = (const char *)config + s->offset;
+
+        buf_printf(&b, "%s\"%s\":", i ? "," : "", s->env);
+        if (s->type == SETTING_UINT) {
+            buf_u64(&b, *(const uint64_t *)field);
+        } else {
+            const char *v = *(char *const *)field;
+            if (s->secret && v != NULL && v[0] != '\0')
+                v = "<redacted>";
+            buf_json_string(&b, v ? v : "", v ? strlen(v) : 0);
+        }
+    }
+    buf_puts(&b, "}");
+}

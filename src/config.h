@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * Every setting is declared once, in the table in config.c: its environment variable,
+ * command-line flag, default, bounds and help text. The parser, `--help` and the
+ * configuration table in README.md (`ratewatch --help-markdown`) all read that table.
+ * Precedence: flag, then environment variable, then default.
+ */
+#ifndef RW_CONFIG_H
+#define RW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t port;
+    char *bind;
+    uint64_t workers; /* 0: one per CPU */
+    char *log_level;
+    char *log_format;
+    uint64_t max_keys;
+    char *redis_url; /* NULL or empty: the embedded store */
+} config_t;
+
+/*
+ * Fills `config` from the defaults, the environment and `argv` (after the program name).
+ * Returns 0, or -1 with a message that names the setting in `err`. The strings in
+ * `config` are owned by it until config_free().
+ */
+int config_load(config_t *config, int argc, char **argv, char *err, size_t err_size);
+void config_free(config_t *config);
+
+void config_print_help(const char *program);
+void config_print_markdown(void);
+
+/* The effective configuration as JSON members for the start-up log; secrets redacted. */
+void config_describe(const config_t *config, char *out, size_t size);
+
+#endif

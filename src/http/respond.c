@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include "http/respond.h"
+
+#include <string.h>
+
+#include "util/buf.h"
+
+static const struct {
+    int status;
+    const char *code;
+} error_table[ERR_COUNT] = {
+#define X(name, status, code) [ERR_##name] = {status, code},
+    ERROR_CODES(X)
+#undef X
+};
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+#define ADD_STATIC(req, token, s)                                                             \
+    h2o_add_header(&(req)->pool, &(req)->res.headers, token, NULL, H2O_STRLIT(s))
+#define ADD_STATIC_NAME(req, name, s)                                                         \
+    h2o_add_header_by_str(&(req)->pool, &(req)->res.headers, H2O_STRLIT(name), 0, NULL,       \
+                          H2O_STRLIT(s))
+
+void respond_common_headers(api_request_t *ar)
+{
+    h2o_req_t *req = ar->req;
+
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
+                          ar->request_id, strlen(ar->request_id));
+    ADD_STATIC_NAME(req, "x-content-type-options", "nosniff");
+    ADD_STATIC_NAME(req, "x-frame-options", "DENY");
+    ADD_STATIC_NAME(req, "referrer-policy", "no-referrer");
+    ADD_STATIC_NAME(req, "content-security-policy", "default-src 'none'; frame-ancestors 'none'");
+    ADD_STATIC(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
+}
+
+void respond_json(api_request_t *ar, int status, const char *body, size_t len)
+{
+    h2o_req_t *req = ar->req;
+
+    ar->status = status;
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    ADD_STATIC(req, H2O_TOKEN_CONTENT_TYPE, "application/json");
+    respond_common_headers(ar);
+    req->res.content_length = len;
+    h2o_send_inline(req, body, len);
+}
+
+void respond_error(api_request_t *ar, error_code_t code, const char *message)
+{
+    char body[1024];
+    buf_t b = buf_init(body, sizeof(body));
+
+    buf_puts(&b, "{\"error\":");
+    buf_json_string(&b, message, strlen(message));
+    buf_printf(&b, ",\"code\":\"%s\"}", error_table[code].code);
+    if (b.overflow) {
+        b = buf_init(body, sizeof(body));
+        buf_printf(&b, "{\"error\":\"request rejected\",\"code\":\"%s\"}",
+                   error_table[code].code);
+    }
+    if (code == ERR_STORE_UNAVAILABLE)
+        ADD_STATIC(ar->req, H2O_TOKEN_RETRY_AFTER, "1");
+    respond_json(ar, error_table[code].status, body, b.len);
+}
+
+void respond_method_not_allowed(api_request_t *ar, const char *allow)
+{
+    h2o_add_header(&ar->req->pool, &ar->req->res.headers, H2O_TOKEN_ALLOW, NULL, allow,
+                   strlen(allow));
+    respond_error(ar, ERR_METHOD_NOT_ALLOWED, "this method is not allowed here; see Allow");
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * Finishing a request. Every function here sends the whole response: after the call the
+ * request is answered and its memory may be gone, so the caller touches it no more.
+ */
+#ifndef RW_HTTP_RESPOND_H
+#define RW_HTTP_RESPOND_H
+
+#include <h2o.h>
+
+#include "http/server.h"
+
+/* Stable error codes; each has one HTTP status. */
+#define ERROR_CODES(X)                                                                    \
+    X(INVALID_JSON, 400, "invalid_json")                                                  \
+    X(INVALID_FIELD, 400, "invalid_field")                                                \
+    X(NOT_FOUND, 404, "not_found")                                                        \
+    X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")                                      \
+    X(BODY_TOO_LARGE, 413, "body_too_large")                                              \
+    X(UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type")                              \
+    X(INTERNAL, 500, "internal")                                                          \
+    X(STORE_FULL, 503, "store_full")                                                      \
+    X(STORE_UNAVAILABLE, 503, "store_unavailable")
+
+typedef enum {
+#define X(name, status, code) ERR_##name,
+    ERROR_CODES(X)
+#undef X
+        ERR_COUNT
+} error_code_t;
+
+/* Adds the headers every response carries: request id and security headers. */
+void respond_common_headers(api_request_t *ar);
+
+/* Sends `body` (JSON) with `status`; the body is copied. */
+void respond_json(api_request_t *ar, int status, const char *body, size_t len);
+
+/* Sends {"error": message, "code": code} with the code's status. */
+void respond_error(api_request_t *ar, error_code_t code, const char *message);
+
+/* 405 with an Allow header naming `allow`. */
+void respond_method_not_allowed(api_request_t *ar, const char *allow);
+
+#endif

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api/router.h"
+#include "util/alloc.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define LISTEN_BACKLOG      1024
+#define MAX_ENTITY_BYTES    (64 * 1024)
+#define LOOP_TICK_MS        100
+#define DEVELOPMENT_SECRET  "ratewatch-development-secret-do-not-use-in-production"
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    worker_t *worker = H2O_STRUCT_FROM_MEMBER(worker_t, ctx, req->conn->ctx);
+
+    (void)self;
+    router_dispatch(worker, req);
+    return 0;
+}
+
+static void on_connection_close(void *data)
+{
+    worker_t *worker = data;
+
+    atomic_fetch_sub_explicit(&worker->open_connections, 1, memory_order_relaxed);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    worker_t *worker = listener->data;
+    h2o_socket_t *sock;
+
+    if (err != NULL)
+        return;
+    if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
+        return;
+    atomic_fetch_add_explicit(&worker->open_connections, 1, memory_order_relaxed);
+    sock->on_close.cb = on_connection_close;
+    sock->on_close.data = worker;
+    h2o_accept(&worker->accept_ctx, sock);
+}
+
+static int listen_socket(const config_t *config)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int fd, on = 1;
+
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, config->bind, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)config->port);
+        sslen = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, config->bind, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)config->port);
+        sslen = sizeof(*sin6);
+    } else {
+        LOG_ERROR("RATEWATCH_BIND: '%s' is not an IPv4 or IPv6 address", config->bind);
+        return -1;
+    }
+
+    if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+        goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
+        goto fail;
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
+        goto fail;
+    return fd;
+
+fail:
+    LOG_ERROR("cannot listen on %s port %u: %s", config->bind, (unsigned)config->port,
+              strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+int server_init(server_t *server, const config_t *config, store_t *store)
+{
+    memset(server, 0, sizeof(*server));
+    server->config = config;
+    server->store = store;
+    server->started_ms = clock_now_ms();
+    snprintf(server->boot_id, sizeof(server->boot_id), "%08x",
+             (unsigned)(clock_now_ms() ^ ((uint64_t)getpid() << 16)));
+
+    derive_keys_init(&server->keys, DEVELOPMENT_SECRET, strlen(DEVELOPMENT_SECRET));
+    derive_tenant_key(&server->keys, H2O_STRLIT("default"), server->default_tenant_key);
+
+    h2o_config_init(&server->globalconf);
+    server->globalconf.max_request_entity_size = MAX_ENTITY_BYTES;
+    server->globalconf.http1.upgrade_to_http2 = 0;
+    server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("ratewatch"));
+    h2o_hostconf_t *host = h2o_config_register_host(
+        &server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = on_req;
+
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    server->nworkers = config->workers ? config->workers : (size_t)(cpus > 0 ? cpus : 1);
+    server->workers = rw_calloc(server->nworkers, sizeof(worker_t));
+    for (size_t i = 0; i < server->nworkers; i++) {
+        worker_t *w = &server->workers[i];
+        w->server = server;
+        w->index = (unsigned)i;
+        if ((w->listen_fd = listen_socket(config)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    server_t *server = w->server;
+    h2o_evloop_t *loop = h2o_evloop_create();
+
+    h2o_context_init(&w->ctx, loop, &server->globalconf);
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = server->globalconf.hosts;
+    w->store = store_worker_attach(server->store, loop);
+
+    w->listener = h2o_evloop_socket_create(loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->listener->data = w;
+    h2o_socket_read_start(w->listener, on_accept);
+
+    while (!atomic_load(&server->stopping))
+        h2o_evloop_run(loop, LOOP_TICK_MS);
+
+    /* Stop accepting, let responses in progress finish, close idle keep-alives. */
+    h2o_socket_read_stop(w->listener);
+    h2o_socket_close(w->listener);
+    w->listener = NULL;
+    h2o_context_request_shutdown(&w->ctx);
+    uint64_t deadline = clock_mono_ms() + 5000;
+    while (atomic_load(&w->open_connections) > 0 && clock_mono_ms() < deadline)
+        h2o_evloop_run(loop, 10);
+
+    store_worker_detach(w->store);
+    h2o_context_dispose(&w->ctx);
+    return NULL;
+}
+
+void server_run(server_t *server)
+{
+    for (size_t i = 0; i < server->nworkers; i++)
+        pthread_create(&server->workers[i].thread, NULL, worker_main, &server->workers[i]);
+    for (size_t i = 0; i < server->nworkers; i++)
+        pthread_join(server->workers[i].thread, NULL);
+}
+
+void server_stop(server_t *server)
+{
+    atomic_store(&server->stopping, 1);
+}
+
+void server_dispose(server_t *server)
+{
+    free(server->workers);
+    h2o_config_dispose(&server->globalconf);
+}
+
+uint64_t server_open_connections(server_t *server)
+{
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < server->nworkers; i++)
+        total += atomic_load_explicit(&server->workers[i].open_connections, memory_order_relaxed);
+    return total;
+}

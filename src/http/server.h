@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * The HTTP server: one worker thread per core, each with its own h2o event loop and its
+ * own listening socket on the shared port (SO_REUSEPORT), so the kernel spreads
+ * connections and no two workers share a lock on the request path.
+ */
+#ifndef RW_HTTP_SERVER_H
+#define RW_HTTP_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+#include "config.h"
+#include "crypto/derive.h"
+#include "store/store.h"
+
+typedef struct server server_t;
+
+typedef struct worker {
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    int listen_fd;
+    store_worker_t *store;
+    server_t *server;
+    unsigned index;
+    uint64_t request_seq;
+    _Atomic uint64_t open_connections;
+    pthread_t thread;
+} worker_t;
+
+/* One request as the API layer sees it; lives in the request's memory pool. */
+typedef struct {
+    h2o_req_t *req;
+    worker_t *worker;
+    int status;
+    char request_id[72];
+} api_request_t;
+
+struct server {
+    const config_t *config;
+    h2o_globalconf_t globalconf;
+    store_t *store;
+    derive_keys_t keys;
+    uint8_t default_tenant_key[DERIVE_KEY_LEN];
+    worker_t *workers;
+    size_t nworkers;
+    uint64_t started_ms;
+    char boot_id[9];
+    _Atomic int stopping;
+};
+
+/* Binds every worker's listener. Returns 0, or -1 after logging why. */
+int server_init(server_t *server, const config_t *config, store_t *store);
+
+/* Runs the workers until server_stop(); returns when they have all finished. */
+void server_run(server_t *server);
+
+/* Asks every worker to stop accepting and finish; safe from any thread. */
+void server_stop(server_t *server);
+
+void server_dispose(server_t *server);
+
+/* Open client connections over all workers. */
+uint64_t server_open_connections(server_t *server);
+
+#endif

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * The store interface: where counters live. The embedded store keeps them in this process;
+ * the Redis store shares them between instances. Both decide with the same algorithms and
+ * give the same answers.
+ *
+ * Ownership and threading: a store_t is created once and shared by every worker thread.
+ * Each worker attaches a store_worker_t bound to its own event loop and uses it only from
+ * that loop. store_check() calls `cb` exactly once, either before it returns (embedded) or
+ * later from the worker's loop (Redis); `cb` may not free the store_worker_t. A request
+ * handler that may vanish before the callback runs must guard its own memory.
+ */
+#ifndef RW_STORE_STORE_H
+#define RW_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/derive.h"
+#include "limiter/limiter.h"
+
+struct st_h2o_evloop_t;
+
+typedef enum {
+    STORE_OK = 0,      /* the result is the decision */
+    STORE_FULL,        /* a new key found no room: answer 503 store_full, nothing was charged */
+    STORE_UNAVAILABLE, /* unreachable or too slow: apply the fail mode, nothing is queued */
+} store_status_t;
+
+typedef struct {
+    uint8_t counter_id[DERIVE_ID_LEN];
+    limiter_algorithm_t algorithm;
+    limiter_request_t req;
+    uint64_t now_ms; /* the service's clock; a store with a clock of its own ignores it */
+} store_check_t;
+
+typedef struct {
+    uint64_t keys;  /* counters tracked */
+    uint64_t bytes; /* memory they take, tables included */
+    int reachable;
+} store_stats_t;
+
+typedef void (*store_check_cb)(void *data, store_status_t status, const limiter_result_t *result);
+
+typedef struct store store_t;
+typedef struct store_worker store_worker_t;
+
+struct store_ops {
+    const char *kind;
+    store_worker_t *(*worker_attach)(store_t *store, struct st_h2o_evloop_t *loop);
+    void (*worker_detach)(store_worker_t *worker);
+    void (*check)(store_worker_t *worker, const store_check_t *check, store_check_cb cb,
+                  void *data);
+    void (*stats)(store_t *store, store_stats_t *out);
+    void (*destroy)(store_t *store);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+struct store_worker {
+    store_t *store;
+};
+
+static inline store_worker_t *store_worker_attach(store_t *store, struct st_h2o_evloop_t *loop)
+{
+    return store->ops->worker_attach(store, loop);
+}
+
+static inline void store_worker_detach(store_worker_t *worker)
+{
+    worker->store->ops->worker_detach(worker);
+}
+
+static inline void store_check(store_worker_t *worker, const store_check_t *check,
+                               store_check_cb cb, void *data)
+{
+    worker->store->ops->check(worker, check, cb, data);
+}
+
+static inline void store_stats(store_t *store, store_stats_t *out)
+{
+    store->ops->stats(store, out);
+}
+
+static inline void store_destroy(store_t *store)
+{
+    store->ops->destroy(store);
+}
+
+/* The embedded store. `max_keys` caps tracked counters; 0 means no cap. */
+store_t *store_memory_create(uint64_t max_keys);
+
+/* Frees expired counters now, as the background sweeper would; returns how many. */
+uint64_t store_memory_sweep(store_t *store, uint64_t now_ms);
+
+#endif
