@@ -29,6 +29,7 @@ python_env() {
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=66}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 export RATEWATCH_BIN=$PWD/$BUILD_SAN/ratewatch
 
 step "format" scripts/format-check.sh

@@ -47,6 +47,9 @@ static const setting_t settings[] = {
     {"REDIS_URL", "--redis-url", SETTING_STRING, "", 0, 0, NULL, true, FIELD(redis_url),
      "Redis to keep counters in (redis://[user:password@]host:port[/db] or "
      "unix:///path/to.sock[?db=N]); empty means the embedded store."},
+    {"RATEWATCH_SHUTDOWN_TIMEOUT_S", "--shutdown-timeout", SETTING_UINT, "10", 1, 3600, NULL,
+     false, FIELD(shutdown_timeout_s),
+     "On SIGTERM or SIGINT, seconds to finish requests in flight before exiting."},
 };
 
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))

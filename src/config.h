@@ -19,6 +19,7 @@ typedef struct {
     char *log_format;
     uint64_t max_keys;
     char *redis_url; /* NULL or empty: the embedded store */
+    uint64_t shutdown_timeout_s;
 } config_t;
 
 /*

@@ -40,18 +40,18 @@ static int run_server(const config_t *config)
     log_configure(level, strcmp(config->log_format, "text") == 0 ? LOG_FORMAT_TEXT
                                                                  : LOG_FORMAT_JSON);
 
-    if (config->redis_url != NULL && config->redis_url[0] != '\0') {
-        LOG_ERROR("REDIS_URL: the Redis store is not built into this version");
-        return 1;
-    }
-    store_t *store = store_memory_create(config->max_keys);
-
-    /* Workers inherit a mask with the stop signals blocked; one thread waits for them. */
+    /* Every thread inherits a mask with the stop signals blocked; one thread waits for them. */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    if (config->redis_url != NULL && config->redis_url[0] != '\0') {
+        LOG_ERROR("REDIS_URL: the Redis store is not built into this version");
+        return 1;
+    }
+    store_t *store = store_memory_create(config->max_keys);
 
     if (server_init(&server, config, store) != 0)
         goto out;

@@ -16,3 +16,28 @@ void api_health(api_request_t *ar)
                RATEWATCH_VERSION);
     respond_json(ar, 200, body, b.len);
 }
+
+/* GET /health/detailed: what an operator looks at first. */
+void api_health_detailed(api_request_t *ar)
+{
+    server_t *server = ar->worker->server;
+    uint64_t now = clock_now_ms();
+    store_stats_t stats;
+    char body[512];
+    buf_t b = buf_init(body, sizeof(body));
+
+    store_stats(server->store, &stats);
+    buf_printf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"build\":\"%s\",",
+               stats.reachable ? "ok" : "degraded", RATEWATCH_VERSION, RATEWATCH_BUILD);
+    buf_printf(&b, "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"keys\":",
+               server->store->ops->kind, stats.reachable ? "true" : "false");
+    buf_u64(&b, stats.keys);
+    buf_puts(&b, ",\"bytes\":");
+    buf_u64(&b, stats.bytes);
+    buf_puts(&b, "},\"uptime_s\":");
+    buf_u64(&b, (now - server->started_ms) / 1000);
+    buf_printf(&b, ",\"workers\":%zu,\"open_connections\":", server->nworkers);
+    buf_u64(&b, server_open_connections(server));
+    buf_puts(&b, "}");
+    respond_json(ar, 200, body, b.len);
+}

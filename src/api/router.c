@@ -19,6 +19,7 @@ typedef struct {
 static const route_t routes[] = {
     {"/v1/check", METHOD_POST, "POST", api_check},
     {"/health", METHOD_GET | METHOD_HEAD, "GET, HEAD", api_health},
+    {"/health/detailed", METHOD_GET | METHOD_HEAD, "GET, HEAD", api_health_detailed},
 };
 
 static unsigned method_bit(h2o_iovec_t m)
@@ -63,14 +64,23 @@ static void request_id_assign(api_request_t *ar)
              (unsigned long long)++w->request_seq);
 }
 
+/* Runs when h2o frees the request, after its response has been written out. */
+static void on_request_dispose(void *p)
+{
+    api_request_t *ar = p;
+
+    ar->worker->in_flight--;
+}
+
 void router_dispatch(worker_t *worker, h2o_req_t *req)
 {
-    api_request_t *ar = h2o_mem_alloc_pool(&req->pool, sizeof(*ar));
+    api_request_t *ar = h2o_mem_alloc_shared(&req->pool, sizeof(*ar), on_request_dispose);
     h2o_iovec_t path = req->path_normalized;
 
     ar->req = req;
     ar->worker = worker;
     ar->status = 0;
+    worker->in_flight++;
     request_id_assign(ar);
 
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {

@@ -19,6 +19,7 @@
 #define LISTEN_BACKLOG      1024
 #define MAX_ENTITY_BYTES    (64 * 1024)
 #define LOOP_TICK_MS        100
+#define SHUTDOWN_IDLE_GRACE_MS 200
 #define DEVELOPMENT_SECRET  "ratewatch-development-secret-do-not-use-in-production"
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -145,17 +146,31 @@ static void *worker_main(void *arg)
     while (!atomic_load(&server->stopping))
         h2o_evloop_run(loop, LOOP_TICK_MS);
 
-    /* Stop accepting, let responses in progress finish, close idle keep-alives. */
+    /*
+     * Stop accepting; answer what is in flight with keep-alive off. Connections that are
+     * still open once nothing is in flight are idle and close with the process.
+     */
     h2o_socket_read_stop(w->listener);
     h2o_socket_close(w->listener);
     w->listener = NULL;
-    h2o_context_request_shutdown(&w->ctx);
-    uint64_t deadline = clock_mono_ms() + 5000;
-    while (atomic_load(&w->open_connections) > 0 && clock_mono_ms() < deadline)
+    w->ctx.shutdown_requested = 1;
+    uint64_t deadline = clock_mono_ms() + server->config->shutdown_timeout_s * 1000;
+    while ((w->in_flight > 0 || atomic_load(&w->open_connections) > 0) &&
+           clock_mono_ms() < deadline) {
         h2o_evloop_run(loop, 10);
+        if (w->in_flight == 0 && clock_mono_ms() + SHUTDOWN_IDLE_GRACE_MS < deadline)
+            deadline = clock_mono_ms() + SHUTDOWN_IDLE_GRACE_MS;
+    }
+    if (w->in_flight > 0)
+        LOG_WARN("worker %u stopped with %llu requests unanswered", w->index,
+                 (unsigned long long)w->in_flight);
 
     store_worker_detach(w->store);
-    h2o_context_dispose(&w->ctx);
+    if (atomic_load(&w->open_connections) == 0) {
+        h2o_context_dispose(&w->ctx);
+        h2o_evloop_destroy(loop);
+        w->disposed = 1;
+    }
     return NULL;
 }
 
@@ -174,6 +189,11 @@ void server_stop(server_t *server)
 
 void server_dispose(server_t *server)
 {
+    /* A worker whose idle connections outlived it keeps its memory until the process ends. */
+    for (size_t i = 0; i < server->nworkers; i++) {
+        if (!server->workers[i].disposed)
+            return;
+    }
     free(server->workers);
     h2o_config_dispose(&server->globalconf);
 }

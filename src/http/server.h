@@ -29,6 +29,8 @@ typedef struct worker {
     unsigned index;
     uint64_t request_seq;
     _Atomic uint64_t open_connections;
+    uint64_t in_flight; /* requests dispatched and not yet disposed of; this thread only */
+    int disposed;
     pthread_t thread;
 } worker_t;
 

@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("RATEWATCH_BIN", str(ROOT / "build-san" / "ratewatch"))
+os.environ.setdefault("LSAN_OPTIONS", f"suppressions={ROOT / 'tests' / 'lsan.supp'}")
+os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:exitcode=66")
 
 
 def free_port():
@@ -55,7 +57,8 @@ class RateWatch:
         raise RuntimeError(f"ratewatch did not become healthy:\n{self.logs()}")
 
     def logs(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def check(self, key="k", limit=10, window=60, headers=None, **fields):
