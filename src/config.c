@@ -37,18 +37,19 @@ static const setting_t settings[] = {
      "Address to listen on (IPv4 or IPv6 literal)."},
     {"RATEWATCH_WORKERS", "--workers", SETTING_UINT, "0", 0, 256, NULL, false, FIELD(workers),
      "Worker threads, each with its own event loop and listener; 0 means one per CPU."},
-    {"RATEWATCH_LOG_LEVEL", "--log-level", SETTING_CHOICE, "info", 0, 0,
-     "debug|info|warn|error", false, FIELD(log_level), "Lowest level of log records written."},
+    {"RATEWATCH_LOG_LEVEL", "--log-level", SETTING_CHOICE, "info", 0, 0, "debug|info|warn|error",
+     false, FIELD(log_level), "Lowest level of log records written."},
     {"RATEWATCH_LOG_FORMAT", "--log-format", SETTING_CHOICE, "json", 0, 0, "json|text", false,
      FIELD(log_format), "Log records as JSON lines, or as text for people."},
     {"RATEWATCH_MAX_KEYS", "--max-keys", SETTING_UINT, "1000000", 1, 1000000000, NULL, false,
-     FIELD(max_keys), "Counters the embedded store tracks at most; a new key beyond it gets "
-                      "503 store_full, live counters are never evicted."},
+     FIELD(max_keys),
+     "Counters the embedded store tracks at most; a new key beyond it gets "
+     "503 store_full, live counters are never evicted."},
     {"REDIS_URL", "--redis-url", SETTING_STRING, "", 0, 0, NULL, true, FIELD(redis_url),
      "Redis to keep counters in (redis://[user:password@]host:port[/db] or "
      "unix:///path/to.sock[?db=N]); empty means the embedded store."},
-    {"RATEWATCH_SHUTDOWN_TIMEOUT_S", "--shutdown-timeout", SETTING_UINT, "10", 1, 3600, NULL,
-     false, FIELD(shutdown_timeout_s),
+    {"RATEWATCH_SHUTDOWN_TIMEOUT_S", "--shutdown-timeout", SETTING_UINT, "10", 1, 3600, NULL, false,
+     FIELD(shutdown_timeout_s),
      "On SIGTERM or SIGINT, seconds to finish requests in flight before exiting."},
 };
 
@@ -184,8 +185,7 @@ void config_print_markdown(void)
     printf("| Variable | Flag | Default | Meaning |\n|---|---|---|---|\n");
     for (size_t i = 0; i < SETTING_COUNT; i++) {
         const setting_t *s = &settings[i];
-        printf("| `%s` | `%s` | `%s` | %s |\n", s->env, s->flag, setting_default_text(s),
-               s->help);
+        printf("| `%s` | `%s` | `%s` | %s |\n", s->env, s->flag, setting_default_text(s), s->help);
     }
 }
 

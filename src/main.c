@@ -37,8 +37,8 @@ static int run_server(const config_t *config)
     int rc = 1;
 
     log_level_parse(config->log_level, &level);
-    log_configure(level, strcmp(config->log_format, "text") == 0 ? LOG_FORMAT_TEXT
-                                                                 : LOG_FORMAT_JSON);
+    log_configure(level,
+                  strcmp(config->log_format, "text") == 0 ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON);
 
     /* Every thread inherits a mask with the stop signals blocked; one thread waits for them. */
     sigemptyset(&set);

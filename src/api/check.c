@@ -54,8 +54,7 @@ static void add_header(h2o_req_t *req, const char *name, size_t name_len, buf_t 
     char *copy = h2o_mem_alloc_pool(&req->pool, value->len);
 
     memcpy(copy, value->data, value->len);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, copy,
-                          value->len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, copy, value->len);
 }
 
 /* The IETF RateLimit and RateLimit-Policy fields, and Retry-After on a denial. */
@@ -88,8 +87,7 @@ static void add_ratelimit_headers(h2o_req_t *req, const pending_check_t *p,
     }
 }
 
-static void respond_decision(api_request_t *ar, const pending_check_t *p,
-                             const limiter_result_t *r)
+static void respond_decision(api_request_t *ar, const pending_check_t *p, const limiter_result_t *r)
 {
     char body[256];
     buf_t b = buf_init(body, sizeof(body));

@@ -46,8 +46,7 @@ static int integer_field(json_t *value, uint64_t min, uint64_t max, uint64_t *ou
     return 0;
 }
 
-json_t *check_request_parse(const char *body, size_t len, check_request_t *out,
-                            api_error_t *err)
+json_t *check_request_parse(const char *body, size_t len, check_request_t *out, api_error_t *err)
 {
     json_error_t jerr;
     unsigned seen = 0;
@@ -70,7 +69,8 @@ json_t *check_request_parse(const char *body, size_t len, check_request_t *out,
     out->algorithm = LIMITER_SLIDING_WINDOW;
     out->req.cost = 1;
 
-    json_object_foreach(doc, name, value) {
+    json_object_foreach(doc, name, value)
+    {
         if (strcmp(name, "key") == 0) {
             if (!json_is_string(value) ||
                 !api_identifier_ok(json_string_value(value), json_string_length(value)))
@@ -102,8 +102,7 @@ json_t *check_request_parse(const char *body, size_t len, check_request_t *out,
         } else if (strcmp(name, "algorithm") == 0) {
             if (!json_is_string(value) ||
                 limiter_algorithm_parse(json_string_value(value), &out->algorithm) != 0)
-                return fail(err, doc, ERR_INVALID_FIELD,
-                            "algorithm must be \"sliding_window\"");
+                return fail(err, doc, ERR_INVALID_FIELD, "algorithm must be \"sliding_window\"");
             seen |= SEEN_ALGORITHM;
         } else {
             char shown[48];
@@ -113,7 +112,8 @@ json_t *check_request_parse(const char *body, size_t len, check_request_t *out,
             shown[n] = '\0';
             return fail(err, doc, ERR_INVALID_FIELD,
                         "unknown field '%s'; allowed: key, limit, window, window_ms, cost, "
-                        "algorithm", shown);
+                        "algorithm",
+                        shown);
         }
     }
 

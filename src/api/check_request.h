@@ -14,8 +14,8 @@
 #include "http/respond.h"
 #include "limiter/limiter.h"
 
-#define CHECK_MAX_BODY  8192
-#define CHECK_MAX_KEY   512
+#define CHECK_MAX_BODY 8192
+#define CHECK_MAX_KEY  512
 
 typedef struct {
     error_code_t code;
@@ -33,8 +33,7 @@ typedef struct {
  * Parses `body`. On success returns the document, which owns the strings `out` points to;
  * the caller releases it with json_decref(). On failure returns NULL and fills `err`.
  */
-json_t *check_request_parse(const char *body, size_t len, check_request_t *out,
-                            api_error_t *err);
+json_t *check_request_parse(const char *body, size_t len, check_request_t *out, api_error_t *err);
 
 /* Validates an opaque identifier (a key or user id): 1..512 bytes, no NUL. */
 int api_identifier_ok(const char *s, size_t len);

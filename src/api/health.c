@@ -29,8 +29,9 @@ void api_health_detailed(api_request_t *ar)
     store_stats(server->store, &stats);
     buf_printf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"build\":\"%s\",",
                stats.reachable ? "ok" : "degraded", RATEWATCH_VERSION, RATEWATCH_BUILD);
-    buf_printf(&b, "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"keys\":",
-               server->store->ops->kind, stats.reachable ? "true" : "false");
+    buf_printf(&b,
+               "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"keys\":", server->store->ops->kind,
+               stats.reachable ? "true" : "false");
     buf_u64(&b, stats.keys);
     buf_puts(&b, ",\"bytes\":");
     buf_u64(&b, stats.bytes);

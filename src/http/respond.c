@@ -17,23 +17,33 @@ static const struct {
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
     }
 }
 
-#define ADD_STATIC(req, token, s)                                                             \
+#define ADD_STATIC(req, token, s)                                                                  \
     h2o_add_header(&(req)->pool, &(req)->res.headers, token, NULL, H2O_STRLIT(s))
-#define ADD_STATIC_NAME(req, name, s)                                                         \
-    h2o_add_header_by_str(&(req)->pool, &(req)->res.headers, H2O_STRLIT(name), 0, NULL,       \
+#define ADD_STATIC_NAME(req, name, s)                                                              \
+    h2o_add_header_by_str(&(req)->pool, &(req)->res.headers, H2O_STRLIT(name), 0, NULL,            \
                           H2O_STRLIT(s))
 
 void respond_common_headers(api_request_t *ar)
@@ -72,8 +82,7 @@ void respond_error(api_request_t *ar, error_code_t code, const char *message)
     buf_printf(&b, ",\"code\":\"%s\"}", error_table[code].code);
     if (b.overflow) {
         b = buf_init(body, sizeof(body));
-        buf_printf(&b, "{\"error\":\"request rejected\",\"code\":\"%s\"}",
-                   error_table[code].code);
+        buf_printf(&b, "{\"error\":\"request rejected\",\"code\":\"%s\"}", error_table[code].code);
     }
     if (code == ERR_STORE_UNAVAILABLE)
         ADD_STATIC(ar->req, H2O_TOKEN_RETRY_AFTER, "1");

@@ -11,15 +11,15 @@
 #include "http/server.h"
 
 /* Stable error codes; each has one HTTP status. */
-#define ERROR_CODES(X)                                                                    \
-    X(INVALID_JSON, 400, "invalid_json")                                                  \
-    X(INVALID_FIELD, 400, "invalid_field")                                                \
-    X(NOT_FOUND, 404, "not_found")                                                        \
-    X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")                                      \
-    X(BODY_TOO_LARGE, 413, "body_too_large")                                              \
-    X(UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type")                              \
-    X(INTERNAL, 500, "internal")                                                          \
-    X(STORE_FULL, 503, "store_full")                                                      \
+#define ERROR_CODES(X)                                                                             \
+    X(INVALID_JSON, 400, "invalid_json")                                                           \
+    X(INVALID_FIELD, 400, "invalid_field")                                                         \
+    X(NOT_FOUND, 404, "not_found")                                                                 \
+    X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")                                               \
+    X(BODY_TOO_LARGE, 413, "body_too_large")                                                       \
+    X(UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type")                                       \
+    X(INTERNAL, 500, "internal")                                                                   \
+    X(STORE_FULL, 503, "store_full")                                                               \
     X(STORE_UNAVAILABLE, 503, "store_unavailable")
 
 typedef enum {

@@ -16,11 +16,11 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define LISTEN_BACKLOG      1024
-#define MAX_ENTITY_BYTES    (64 * 1024)
-#define LOOP_TICK_MS        100
+#define LISTEN_BACKLOG         1024
+#define MAX_ENTITY_BYTES       (64 * 1024)
+#define LOOP_TICK_MS           100
 #define SHUTDOWN_IDLE_GRACE_MS 200
-#define DEVELOPMENT_SECRET  "ratewatch-development-secret-do-not-use-in-production"
+#define DEVELOPMENT_SECRET     "ratewatch-development-secret-do-not-use-in-production"
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -109,8 +109,8 @@ int server_init(server_t *server, const config_t *config, store_t *store)
     server->globalconf.max_request_entity_size = MAX_ENTITY_BYTES;
     server->globalconf.http1.upgrade_to_http2 = 0;
     server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("ratewatch"));
-    h2o_hostconf_t *host = h2o_config_register_host(
-        &server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = on_req;

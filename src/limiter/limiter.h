@@ -17,10 +17,7 @@
 /* No value: retry_after is null in the answer. */
 #define LIMITER_NO_RETRY UINT64_MAX
 
-typedef enum {
-    LIMITER_SLIDING_WINDOW = 0,
-    LIMITER_ALGORITHM_COUNT
-} limiter_algorithm_t;
+typedef enum { LIMITER_SLIDING_WINDOW = 0, LIMITER_ALGORITHM_COUNT } limiter_algorithm_t;
 
 typedef struct {
     uint64_t limit;     /* 1 .. LIMITER_MAX_LIMIT */

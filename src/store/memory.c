@@ -19,10 +19,10 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define SHARD_COUNT      256
-#define MIN_BUCKETS      64
-#define SWEEP_SLICE      4096
-#define SWEEP_PERIOD_MS  100
+#define SHARD_COUNT     256
+#define MIN_BUCKETS     64
+#define SWEEP_SLICE     4096
+#define SWEEP_PERIOD_MS 100
 
 typedef struct entry {
     struct entry *next;

@@ -36,8 +36,7 @@ const char *log_level_name(log_level_t level)
     return level <= LOG_LEVEL_OFF ? level_names[level] : "unknown";
 }
 
-void log_write(log_level_t level, const char *request_id, const char *fields, const char *fmt,
-               ...)
+void log_write(log_level_t level, const char *request_id, const char *fields, const char *fmt, ...)
 {
     char line[4096], msg[2048], when[40];
     buf_t b = buf_init(line, sizeof(line) - 1);

@@ -17,10 +17,7 @@ typedef enum {
     LOG_LEVEL_OFF
 } log_level_t;
 
-typedef enum {
-    LOG_FORMAT_JSON = 0,
-    LOG_FORMAT_TEXT
-} log_format_t;
+typedef enum { LOG_FORMAT_JSON = 0, LOG_FORMAT_TEXT } log_format_t;
 
 extern _Atomic int log_current_level;
 
@@ -32,16 +29,16 @@ const char *log_level_name(log_level_t level);
  * Writes one record. `request_id` may be NULL. `fields` is NULL or a preformatted run of
  * JSON members (`"k":"v","n":1`) that the JSON format appends and the text format shows.
  */
-void log_write(log_level_t level, const char *request_id, const char *fields, const char *fmt,
-               ...) __attribute__((format(printf, 4, 5)));
+void log_write(log_level_t level, const char *request_id, const char *fields, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-#define log_enabled(level) ((int)(level) >= atomic_load_explicit(&log_current_level, \
-                                                                  memory_order_relaxed))
+#define log_enabled(level)                                                                         \
+    ((int)(level) >= atomic_load_explicit(&log_current_level, memory_order_relaxed))
 
-#define LOG_AT(level, rid, fields, ...)                                                  \
-    do {                                                                                   \
-        if (log_enabled(level))                                                            \
-            log_write(level, rid, fields, __VA_ARGS__);                                    \
+#define LOG_AT(level, rid, fields, ...)                                                            \
+    do {                                                                                           \
+        if (log_enabled(level))                                                                    \
+            log_write(level, rid, fields, __VA_ARGS__);                                            \
     } while (0)
 
 #define LOG_DEBUG(...) LOG_AT(LOG_LEVEL_DEBUG, NULL, NULL, __VA_ARGS__)

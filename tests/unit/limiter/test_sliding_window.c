@@ -26,10 +26,12 @@ static void run_vectors(const char *path)
         test_failed++;
         return;
     }
-    json_array_foreach(json_object_get(doc, "cases"), i, c) {
+    json_array_foreach(json_object_get(doc, "cases"), i, c)
+    {
         sw_state_t state = {0, 0, 0};
         test_case = json_string_value(json_object_get(c, "name"));
-        json_array_foreach(json_object_get(c, "steps"), j, step) {
+        json_array_foreach(json_object_get(c, "steps"), j, step)
+        {
             limiter_request_t req = {field_u64(step, "limit"), field_u64(step, "window_ms"),
                                      field_u64(step, "cost")};
             limiter_result_t r;
@@ -39,8 +41,8 @@ static void run_vectors(const char *path)
             EXPECT(r.allowed == json_is_true(json_object_get(step, "allowed")));
             EXPECT_U64(r.remaining, field_u64(step, "remaining"));
             EXPECT_U64(r.reset_in_ms, field_u64(step, "reset_in_ms"));
-            EXPECT_U64(r.retry_after_ms,
-                       json_is_null(retry) ? LIMITER_NO_RETRY : (uint64_t)json_integer_value(retry));
+            EXPECT_U64(r.retry_after_ms, json_is_null(retry) ? LIMITER_NO_RETRY
+                                                             : (uint64_t)json_integer_value(retry));
             EXPECT(r.changed == (r.allowed && req.cost > 0));
             if (r.reset_in_ms > 0)
                 EXPECT_U64(r.expires_at_ms, field_u64(step, "t") + r.reset_in_ms);
