@@ -3,13 +3,17 @@
 # Instructions per check request, counted by valgrind's callgrind: a figure that does not
 # depend on how busy the machine is, unlike the timings of bench/run.sh.
 #
-# The release binary runs under callgrind with instrumentation off. A bounded client
-# (bench/check_client.py) first sends CALLGRIND_WARMUP checks (by default one per key, so
-# every counter exists), then instrumentation is switched on for exactly CALLGRIND_REQUESTS
-# checks, one keep-alive connection, one request at a time, and off again. The instructions
-# counted (user space only: the kernel's share is not seen) divided by the requests give
-# instructions per request. nginx's limit_req (bench/nginx.conf.in, one process) is
-# measured the same way for the ratio, unless CALLGRIND_NGINX=0.
+# The release binary runs under callgrind twice. A bounded client (bench/check_client.py,
+# one keep-alive connection, one request at a time) sends CALLGRIND_WARMUP checks (by
+# default one per key, so every counter exists) in run A, and the same plus exactly
+# CALLGRIND_REQUESTS more in run B. Instructions are collected only inside the server's
+# event loop (h2o_evloop_run), where requests are served, so that start-up, shut-down and
+# timer threads whose work depends on wall-clock time (the store's sweeper) do not count.
+# (B - A) / CALLGRIND_REQUESTS is the steady-state cost of one check, in user-space
+# instructions (the kernel's share is not seen), and the same difference per function
+# shows where they go. nginx's limit_req (bench/nginx.conf.in, one process, collected
+# inside ngx_process_events_and_timers) is measured the same way for the ratio, unless
+# CALLGRIND_NGINX=0.
 #
 # Settings (environment):
 #   CALLGRIND_REQUESTS=20000  measured checks
@@ -37,7 +41,7 @@ command -v curl >/dev/null || need_packages curl
 if [ "$WITH_NGINX" = 1 ]; then
     command -v nginx >/dev/null || need_packages nginx
 fi
-need_commands valgrind callgrind_control callgrind_annotate python3 curl
+need_commands valgrind callgrind_annotate python3 curl
 need_ratewatch
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -46,22 +50,17 @@ OUT_DIR="$RESULTS_DIR/callgrind-$STAMP"
 mkdir -p "$OUT_DIR"
 BENCH_TMP=$(mktemp -d /tmp/ratewatch-callgrind.XXXXXX)
 chmod 755 "$BENCH_TMP"
+snapshot_ratewatch
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Client deadline: generous for valgrind's slowdown, but every step still ends by itself.
-CLIENT_DEADLINE=$((120 + (REQUESTS + WARMUP) / 50))
+CLIENT_DEADLINE=$((300 + (REQUESTS + WARMUP) / 20))
 
 client() { # PORT MODE COUNT TOKEN
+    [ "$3" -gt 0 ] || return 0
     python3 "$BENCH_DIR/check_client.py" --port "$1" --mode "$2" --requests "$3" \
         --keys "$KEYS" --token "$4" --deadline "$CLIENT_DEADLINE"
-}
-
-callgrind_switch() { # PID on|off
-    callgrind_control -i "$2" "$1" >"$BENCH_TMP/callgrind_control.out" 2>&1 || {
-        cat "$BENCH_TMP/callgrind_control.out" >&2
-        die "callgrind_control -i $2 failed for pid $1"
-    }
 }
 
 total_ir() { # CALLGRIND_OUT
@@ -72,82 +71,64 @@ total_ir() { # CALLGRIND_OUT
     echo "$total"
 }
 
-VALGRIND=(valgrind --tool=callgrind --instr-atstart=no --collect-jumps=no)
-
-say "callgrind: $WARMUP warm-up checks, then $REQUESTS measured checks over $KEYS keys"
-issue_api_key
-
-# RateWatch.
-port=$(free_port)
-RW_OUT="$OUT_DIR/ratewatch.callgrind"
-start_ratewatch "$port" "$OUT_DIR/ratewatch.log" "${VALGRIND[@]}" --callgrind-out-file="$RW_OUT"
-wait_http "http://127.0.0.1:$port/health" 120 "$RW_PID" ||
-    die "RateWatch under valgrind did not come up: $(tail -n 5 "$OUT_DIR/ratewatch.log")"
-[ "$WARMUP" -eq 0 ] || client "$port" ratewatch "$WARMUP" "$BENCH_API_KEY" ||
-    die "the warm-up against RateWatch failed"
-callgrind_switch "$RW_PID" on
-client "$port" ratewatch "$REQUESTS" "$BENCH_API_KEY" || die "the measured checks against RateWatch failed"
-callgrind_switch "$RW_PID" off
-stop_pid "$RW_PID" 60
-forget_pid "$RW_PID"
-RW_IR=$(total_ir "$RW_OUT")
-
-# nginx limit_req: one process (master_process off), the same requests with X-Key.
-if [ "$WITH_NGINX" = 1 ]; then
-    prefix="$BENCH_TMP/nginx"
+# run_ratewatch TAG COUNT: one run under callgrind serving COUNT checks; prints total Ir.
+run_ratewatch() {
+    local tag=$1 count=$2 port out="$OUT_DIR/ratewatch-$1.callgrind"
     port=$(free_port)
-    write_nginx_conf "$prefix" "$port" off
-    NG_OUT="$OUT_DIR/nginx.callgrind"
-    start_nginx "$prefix" "${VALGRIND[@]}" --callgrind-out-file="$NG_OUT"
-    wait_http "http://127.0.0.1:$port/" 120 "$NGINX_PID" ||
-        die "nginx under valgrind did not come up: $(tail -n 5 "$prefix/logs/error.log")"
-    [ "$WARMUP" -eq 0 ] || client "$port" nginx "$WARMUP" "" || die "the warm-up against nginx failed"
-    callgrind_switch "$NGINX_PID" on
-    client "$port" nginx "$REQUESTS" "" || die "the measured checks against nginx failed"
-    callgrind_switch "$NGINX_PID" off
-    stop_pid "$NGINX_PID" 60
-    forget_pid "$NGINX_PID"
-    cp "$prefix/logs/error.log" "$OUT_DIR/nginx-error.log" 2>/dev/null || true
-    NG_IR=$(total_ir "$NG_OUT")
-fi
-
-callgrind_annotate --inclusive=no --threshold=100 "$RW_OUT" >"$OUT_DIR/ratewatch-self.txt" 2>&1 || true
-callgrind_annotate --inclusive=yes --threshold=100 "$RW_OUT" >"$OUT_DIR/ratewatch-inclusive.txt" 2>&1 || true
-
-# Functions by self cost, as instructions per request and share of the total.
-top_functions() { # ANNOTATE_FILE TOTAL
-    awk -v total="$2" -v n="$REQUESTS" -v top="$TOP" '
-        /^-+$/ { dashes++; next }
-        dashes >= 3 && NF >= 2 && $1 ~ /^[0-9,]+$/ {
-            ir = $1; gsub(",", "", ir)
-            name = $0; sub(/^ *[0-9,]+ +(\([^)]*\) +)?/, "", name)
-            printf "  %10.0f  %5.1f%%  %s\n", ir / n, 100 * ir / total, name
-            if (++shown >= top) exit
-        }' "$1"
+    start_ratewatch "$port" "$OUT_DIR/ratewatch-$tag.log" valgrind --tool=callgrind \
+        --toggle-collect=h2o_evloop_run --callgrind-out-file="$out"
+    wait_http "http://127.0.0.1:$port/health" 120 "$RW_PID" ||
+        die "RateWatch under valgrind did not come up: $(tail -n 5 "$OUT_DIR/ratewatch-$tag.log")"
+    client "$port" ratewatch "$count" "$BENCH_API_KEY" ||
+        die "the checks against RateWatch (run $tag) failed"
+    stop_pid "$RW_PID" 120
+    forget_pid "$RW_PID"
+    total_ir "$out" >/dev/null
 }
 
-echo
-printf 'RateWatch:        %12.0f instructions per check  (%s in %s checks)\n' \
-    "$(awk -v a="$RW_IR" -v n="$REQUESTS" 'BEGIN { print a / n }')" "$RW_IR" "$REQUESTS"
-if [ "$WITH_NGINX" = 1 ]; then
-    printf 'nginx limit_req:  %12.0f instructions per check  (%s in %s checks)\n' \
-        "$(awk -v a="$NG_IR" -v n="$REQUESTS" 'BEGIN { print a / n }')" "$NG_IR" "$REQUESTS"
-    printf 'RateWatch/nginx:  %12.2fx\n' "$(awk -v a="$RW_IR" -v b="$NG_IR" 'BEGIN { print a / b }')"
-fi
-echo
-echo "RateWatch, top $TOP functions by own instructions (per check, share):"
-top_functions "$OUT_DIR/ratewatch-self.txt" "$RW_IR"
-echo
-echo "callgrind files and full listings: $OUT_DIR/"
+run_nginx() { # TAG COUNT
+    local tag=$1 count=$2 port out="$OUT_DIR/nginx-$1.callgrind" prefix="$BENCH_TMP/nginx-$1"
+    port=$(free_port)
+    write_nginx_conf "$prefix" "$port" off
+    start_nginx "$prefix" valgrind --tool=callgrind \
+        --toggle-collect=ngx_process_events_and_timers --callgrind-out-file="$out"
+    wait_http "http://127.0.0.1:$port/" 120 "$NGINX_PID" ||
+        die "nginx under valgrind did not come up: $(tail -n 5 "$prefix/logs/error.log")"
+    client "$port" nginx "$count" "" || die "the checks against nginx (run $tag) failed"
+    stop_pid "$NGINX_PID" 120
+    forget_pid "$NGINX_PID"
+    cp "$prefix/logs/error.log" "$OUT_DIR/nginx-$tag-error.log" 2>/dev/null || true
+    total_ir "$out" >/dev/null
+}
 
-python3 - "$OUT_DIR/summary.json" <<EOF
-import json, sys
-out = {"stamp": "$STAMP", "requests": $REQUESTS, "warmup": $WARMUP, "keys": $KEYS,
-       "auth": "$BENCH_AUTH", "ratewatch_ir": $RW_IR,
-       "ratewatch_ir_per_request": $RW_IR / $REQUESTS}
-if "$WITH_NGINX" == "1":
-    out["nginx_ir"] = ${NG_IR:-0}
-    out["nginx_ir_per_request"] = ${NG_IR:-0} / $REQUESTS
-    out["ratio"] = $RW_IR / ${NG_IR:-1}
-json.dump(out, open(sys.argv[1], "w"), indent=2)
-EOF
+annotate() { # NAME: per-function listings of runs A and B, own and inclusive
+    local name=$1 run mode
+    for run in A B; do
+        for mode in self inclusive; do
+            callgrind_annotate --inclusive=$([ $mode = self ] && echo no || echo yes) \
+                --threshold=100 "$OUT_DIR/$name-$run.callgrind" \
+                >"$OUT_DIR/$name-$run-$mode.txt" 2>&1 ||
+                die "callgrind_annotate failed on $OUT_DIR/$name-$run.callgrind"
+        done
+    done
+}
+
+say "callgrind: run A $WARMUP checks, run B $WARMUP + $REQUESTS checks, over $KEYS keys"
+issue_api_key
+
+say "RateWatch, run A ..."
+run_ratewatch A "$WARMUP"
+say "RateWatch, run B ..."
+run_ratewatch B $((WARMUP + REQUESTS))
+annotate ratewatch
+if [ "$WITH_NGINX" = 1 ]; then
+    say "nginx, run A ..."
+    run_nginx A "$WARMUP"
+    say "nginx, run B ..."
+    run_nginx B $((WARMUP + REQUESTS))
+    annotate nginx
+fi
+
+export STAMP REQUESTS WARMUP KEYS TOP WITH_NGINX BENCH_AUTH OUT_DIR
+python3 "$BENCH_DIR/callgrind_report.py"
+echo "callgrind files and full listings: $OUT_DIR/"

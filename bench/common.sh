@@ -38,6 +38,14 @@ need_ratewatch() {
     [ -x "$RATEWATCH_BIN" ] || die "$RATEWATCH_BIN is missing: run 'make build' first"
 }
 
+# Copies the binary into BENCH_TMP and uses the copy from then on, so that a rebuild in the
+# work tree during the run cannot change the server half-way. Sets RATEWATCH_SHA256.
+snapshot_ratewatch() {
+    cp "$RATEWATCH_BIN" "$BENCH_TMP/ratewatch"
+    RATEWATCH_SHA256=$(sha256sum "$BENCH_TMP/ratewatch" | cut -c1-16)
+    RATEWATCH_BIN="$BENCH_TMP/ratewatch"
+}
+
 # A TCP port on 127.0.0.1 that nothing listens on right now.
 free_port() {
     python3 -c 'import socket
@@ -117,13 +125,17 @@ issue_api_key() {
     fi
 }
 
-# start_ratewatch PORT LOGFILE [command prefix...]: starts RateWatch with one worker; sets
-# RW_PID. The prefix (taskset, valgrind) is exec'd so that RW_PID is the server's own pid.
+# start_ratewatch PORT LOGFILE [command prefix...]: starts RateWatch with one worker on
+# 127.0.0.1 (in production mode when it has API keys) and sets RW_PID. The prefix
+# (taskset, valgrind) is exec'd, so RW_PID is the server's own pid.
 start_ratewatch() {
     local port=$1 log=$2
     shift 2
     (
-        export PORT="$port" RATEWATCH_WORKERS=1 API_KEY_SECRET="$BENCH_API_SECRET"
+        export PORT="$port" RATEWATCH_WORKERS=1 RATEWATCH_BIND=127.0.0.1
+        export API_KEY_SECRET="$BENCH_API_SECRET"
+        # With API keys, run as deployed; production mode is what requires the secret.
+        [ "${BENCH_AUTH:-none}" = bearer ] && export RATEWATCH_ENV=production
         exec "$@" "$RATEWATCH_BIN" >>"$log" 2>&1
     ) &
     RW_PID=$!

@@ -72,6 +72,7 @@ mkdir -p "$OUT_DIR"
 BENCH_TMP=$(mktemp -d /tmp/ratewatch-bench.XXXXXX)
 # nginx's worker runs as an unprivileged user when started as root: it must reach its root.
 chmod 755 "$BENCH_TMP"
+snapshot_ratewatch
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 RECORDS="$OUT_DIR/records.txt"
@@ -248,7 +249,7 @@ fi
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 
 export STAMP DURATION WARMUP CONNECTIONS THREADS KEYS ROUNDS SERVER_CPU CLIENT_CPU TARGET \
-    CLK_TCK NCPU LOAD_BEFORE LOAD_AFTER RW_VERSION NGINX_VERSION WRK_VERSION GIT_COMMIT \
+    RATEWATCH_SHA256 CLK_TCK NCPU LOAD_BEFORE LOAD_AFTER RW_VERSION NGINX_VERSION WRK_VERSION GIT_COMMIT \
     GIT_DIRTY CPU_MODEL BENCH_AUTH QUICK
 export BENCH_NGINX_RATE=${BENCH_NGINX_RATE:-16666r/s}
 rc=0

@@ -113,6 +113,7 @@ def main():
         },
         "versions": {
             "ratewatch": env("RW_VERSION"),
+            "ratewatch_sha256_prefix": env("RATEWATCH_SHA256"),
             "git_commit": env("GIT_COMMIT"),
             "git_dirty": env("GIT_DIRTY") == "true",
             "nginx": env("NGINX_VERSION"),

@@ -33,8 +33,9 @@ typedef struct {
 static const setting_t settings[] = {
     {"PORT", "--port", SETTING_UINT, "8081", 1, 65535, NULL, false, FIELD(port),
      "TCP port to listen on."},
-    {"RATEWATCH_BIND", "--bind", SETTING_STRING, "127.0.0.1", 0, 0, NULL, false, FIELD(bind),
-     "Address to listen on (IPv4 or IPv6 literal)."},
+    {"RATEWATCH_BIND", "--bind", SETTING_STRING, "", 0, 0, NULL, false, FIELD(bind),
+     "Address to listen on (IPv4 or IPv6 literal); unset: 127.0.0.1 in development, 0.0.0.0 "
+     "in production."},
     {"RATEWATCH_WORKERS", "--workers", SETTING_UINT, "0", 0, 256, NULL, false, FIELD(workers),
      "Worker threads, each with its own event loop and listener; 0 means one per CPU."},
     {"RATEWATCH_LOG_LEVEL", "--log-level", SETTING_CHOICE, "info", 0, 0, "debug|info|warn|error",
@@ -51,6 +52,35 @@ static const setting_t settings[] = {
     {"RATEWATCH_SHUTDOWN_TIMEOUT_S", "--shutdown-timeout", SETTING_UINT, "10", 1, 3600, NULL, false,
      FIELD(shutdown_timeout_s),
      "On SIGTERM or SIGINT, seconds to finish requests in flight before exiting."},
+    {"RATEWATCH_ENV", "--env", SETTING_CHOICE, "development", 0, 0, "development|production",
+     false, FIELD(env),
+     "production requires API_KEY_SECRET; development uses a fixed secret, binds loopback "
+     "only and prints a ready key."},
+    {"API_KEY_SECRET", "--api-key-secret", SETTING_STRING, "", 0, 0, NULL, true,
+     FIELD(api_key_secret),
+     "Root secret (at least 32 bytes in production) from which API-key MACs and storage "
+     "hashes are derived."},
+    {"RATEWATCH_DATA_DIR", "--data-dir", SETTING_STRING, "", 0, 0, NULL, false,
+     FIELD(data_dir),
+     "Directory for the embedded store's files (revoked keys, snapshots, privacy audit)."},
+    {"RATEWATCH_MAX_CONNECTIONS", "--max-connections", SETTING_UINT, "10000", 1, 1000000,
+     NULL, false, FIELD(max_connections),
+     "Open client connections at most; beyond it new ones are closed at once."},
+    {"RATEWATCH_REQUEST_TIMEOUT_MS", "--request-timeout-ms", SETTING_UINT, "10000", 100,
+     600000, NULL, false, FIELD(request_timeout_ms),
+     "Time to receive a whole request, and to wait idle for the next one on a kept-alive "
+     "connection (one timer in h2o 2.2)."},
+    {"RATEWATCH_MAX_HEADER_COUNT", "--max-header-count", SETTING_UINT, "64", 1, 100, NULL,
+     false, FIELD(max_header_count), "Request header fields at most; more gets 431."},
+    {"RATEWATCH_MAX_HEADER_BYTES", "--max-header-bytes", SETTING_UINT, "8192", 256, 8192,
+     NULL, false, FIELD(max_header_bytes),
+     "Bytes of request header names and values at most; more gets 431."},
+    {"TLS_CERT_FILE", "--tls-cert-file", SETTING_STRING, "", 0, 0, NULL, false,
+     FIELD(tls_cert_file), "PEM certificate chain; with TLS_KEY_FILE, serves HTTPS."},
+    {"TLS_KEY_FILE", "--tls-key-file", SETTING_STRING, "", 0, 0, NULL, false,
+     FIELD(tls_key_file), "PEM private key for TLS_CERT_FILE."},
+    {"RATEWATCH_TLS_MIN", "--tls-min", SETTING_CHOICE, "1.3", 0, 0, "1.2|1.3", false,
+     FIELD(tls_min), "Lowest TLS version accepted."},
 };
 
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
@@ -147,6 +177,33 @@ int config_load(config_t *config, int argc, char **argv, char *err, size_t err_s
     return 0;
 }
 
+int config_is_production(const config_t *config)
+{
+    return strcmp(config->env, "production") == 0;
+}
+
+int config_finish(config_t *config, char *err, size_t err_size)
+{
+    int production = config_is_production(config);
+
+    if (config->bind[0] == '\0') {
+        free(config->bind);
+        config->bind = rw_strdup(production ? "0.0.0.0" : "127.0.0.1");
+    }
+    if (production && strlen(config->api_key_secret) < 32) {
+        snprintf(err, err_size,
+                 "API_KEY_SECRET: production needs a secret of at least 32 bytes "
+                 "(for example: openssl rand -hex 32)");
+        return -1;
+    }
+    if ((config->tls_cert_file[0] == '\0') != (config->tls_key_file[0] == '\0')) {
+        snprintf(err, err_size, "%s: TLS needs both TLS_CERT_FILE and TLS_KEY_FILE",
+                 config->tls_cert_file[0] ? "TLS_KEY_FILE" : "TLS_CERT_FILE");
+        return -1;
+    }
+    return 0;
+}
+
 void config_free(config_t *config)
 {
     for (size_t i = 0; i < SETTING_COUNT; i++) {
@@ -203,7 +260,16 @@ void config_describe(const config_t *config, char *out, size_t size)
             buf_u64(&b, *(const uint64_t *)field);
         } else {
             const char *v = *(char *const *)field;
-            if (s->secret && v != NULL && v[0] != '\0')
+            const char *scheme = v ? strstr(v, "://") : NULL;
+            const char *at = scheme ? strchr(scheme, '@') : NULL;
+            if (s->secret && at != NULL) {
+                /* A URL keeps its host and database; only the credentials go. */
+                char shown[512];
+                snprintf(shown, sizeof(shown), "%.*s<redacted>%s", (int)(scheme + 3 - v), v, at);
+                buf_json_string(&b, shown, strlen(shown));
+                continue;
+            }
+            if (s->secret && v != NULL && v[0] != '\0' && scheme == NULL)
                 v = "<redacted>";
             buf_json_string(&b, v ? v : "", v ? strlen(v) : 0);
         }

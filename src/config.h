@@ -20,7 +20,26 @@ typedef struct {
     uint64_t max_keys;
     char *redis_url; /* NULL or empty: the embedded store */
     uint64_t shutdown_timeout_s;
+    char *env;            /* "development" or "production" */
+    char *api_key_secret; /* empty: the development secret (development only) */
+    char *data_dir;       /* empty: nothing persisted */
+    uint64_t max_connections;
+    uint64_t request_timeout_ms;
+    uint64_t max_header_count;
+    uint64_t max_header_bytes;
+    char *tls_cert_file;
+    char *tls_key_file;
+    char *tls_min;
 } config_t;
+
+/* Whether RATEWATCH_ENV is production. */
+int config_is_production(const config_t *config);
+
+/*
+ * Settles what depends on other settings (the bind address by mode, the production
+ * secret, TLS files in pairs). Returns 0, or -1 with a message naming the setting.
+ */
+int config_finish(config_t *config, char *err, size_t err_size);
 
 /*
  * Fills `config` from the defaults, the environment and `argv` (after the program name).

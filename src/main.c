@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /*
  * The command-line front end: reads the configuration, builds the store and the server,
- * and turns signals into an orderly stop. Everything it starts lives in the modules.
+ * and turns signals into an orderly stop; `ratewatch keys ...` goes to the key commands.
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
+#include "auth/revocations.h"
+#include "cli/keys.h"
 #include "config.h"
+#include "crypto/apikey.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -28,17 +33,41 @@ static void *signal_main(void *arg)
     return NULL;
 }
 
-static int run_server(const config_t *config)
+static void configure_logging(const config_t *config)
 {
-    log_level_t level;
-    char described[2048];
-    sigset_t set;
-    pthread_t signal_thread;
-    int rc = 1;
+    log_level_t level = LOG_LEVEL_INFO;
 
     log_level_parse(config->log_level, &level);
-    log_configure(level,
-                  strcmp(config->log_format, "text") == 0 ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON);
+    log_configure(level, strcmp(config->log_format, "text") == 0 ? LOG_FORMAT_TEXT
+                                                                 : LOG_FORMAT_JSON);
+}
+
+/* Development mode says so loudly and hands out a key that works at once. */
+static void announce_development(const config_t *config, const derive_keys_t *keys,
+                                 int development_secret)
+{
+    char key[APIKEY_MAX_LEN + 1];
+
+    if (config_is_production(config))
+        return;
+    auth_development_key(keys, "dev", key, sizeof(key));
+    LOG_WARN("development mode: %s; set RATEWATCH_ENV=production and API_KEY_SECRET for real "
+             "use",
+             development_secret ? "keys are signed with the public development secret"
+                                : "listening for development");
+    printf("RateWatch development key (tenant \"dev\"): %s\n", key);
+    fflush(stdout);
+}
+
+static int run_server(const config_t *config)
+{
+    char described[4096], path[4096];
+    derive_keys_t keys;
+    sigset_t set;
+    pthread_t signal_thread;
+    revocations_t *revocations;
+    store_t *store = NULL;
+    int rc = 1;
 
     /* Every thread inherits a mask with the stop signals blocked; one thread waits for them. */
     sigemptyset(&set);
@@ -47,18 +76,26 @@ static int run_server(const config_t *config)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (config->redis_url != NULL && config->redis_url[0] != '\0') {
-        LOG_ERROR("REDIS_URL: the Redis store is not built into this version");
-        return 1;
-    }
-    store_t *store = store_memory_create(config->max_keys);
+    int development_secret = auth_keys_init(config, &keys);
+    revocations = revocations_create();
 
-    if (server_init(&server, config, store) != 0)
+    if (config->redis_url[0] != '\0') {
+        LOG_ERROR("REDIS_URL: the Redis store is not built into this version");
+        goto out;
+    }
+    store = store_memory_create(config->max_keys);
+    if (auth_revocation_file(config, path, sizeof(path)) == 0 &&
+        revocations_watch_file(revocations, path) != 0)
+        goto out;
+
+    if (server_init(&server, config, &keys, store, revocations) != 0)
         goto out;
 
     config_describe(config, described, sizeof(described));
-    LOG_AT(LOG_LEVEL_INFO, NULL, described, "ratewatch %s listening on %s port %u, %zu workers",
-           RATEWATCH_VERSION, config->bind, (unsigned)config->port, server.nworkers);
+    LOG_AT(LOG_LEVEL_INFO, NULL, described, "ratewatch %s listening on %s port %u%s, %zu workers",
+           RATEWATCH_VERSION, config->bind, (unsigned)config->port,
+           server.ssl_ctx ? " (TLS)" : "", server.nworkers);
+    announce_development(config, &keys, development_secret);
 
     pthread_create(&signal_thread, NULL, signal_main, &set);
     pthread_detach(signal_thread);
@@ -68,7 +105,9 @@ static int run_server(const config_t *config)
 
 out:
     server_dispose(&server);
-    store_destroy(store);
+    if (store != NULL)
+        store_destroy(store);
+    revocations_destroy(revocations);
     return rc;
 }
 
@@ -76,9 +115,10 @@ int main(int argc, char **argv)
 {
     config_t config;
     char err[512];
+    int keys_command = argc > 1 && strcmp(argv[1], "keys") == 0;
     int rc;
 
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && !keys_command; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             config_print_help(argv[0]);
             return 0;
@@ -93,12 +133,15 @@ int main(int argc, char **argv)
         }
     }
 
-    if (config_load(&config, argc - 1, argv + 1, err, sizeof(err)) != 0) {
+    /* The key commands read the settings from the environment only. */
+    if (config_load(&config, keys_command ? 0 : argc - 1, argv + 1, err, sizeof(err)) != 0 ||
+        config_finish(&config, err, sizeof(err)) != 0) {
         fprintf(stderr, "ratewatch: %s\n", err);
         config_free(&config);
         return 2;
     }
-    rc = run_server(&config);
+    configure_logging(&config);
+    rc = keys_command ? cli_keys_main(&config, argc - 2, argv + 2) : run_server(&config);
     config_free(&config);
     return rc;
 }

@@ -147,7 +147,6 @@ out:
 void api_check(api_request_t *ar)
 {
     h2o_req_t *req = ar->req;
-    server_t *server = ar->worker->server;
     check_request_t parsed;
     api_error_t err;
     store_check_t check;
@@ -171,7 +170,7 @@ void api_check(api_request_t *ar)
     check.algorithm = parsed.algorithm;
     check.req = parsed.req;
     check.now_ms = clock_now_ms();
-    derive_counter_id(server->default_tenant_key, parsed.algorithm, parsed.req.window_ms,
+    derive_counter_id(ar->tenant_key, parsed.algorithm, parsed.req.window_ms,
                       parsed.key, parsed.key_len, check.counter_id);
     json_decref(doc);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "auth/auth.h"
 #include "http/respond.h"
 
 enum { METHOD_GET = 1, METHOD_HEAD = 2, METHOD_POST = 4, METHOD_OTHER = 8 };
@@ -13,13 +14,14 @@ typedef struct {
     const char *path;
     unsigned methods;
     const char *allow;
+    int authenticated;
     void (*handler)(api_request_t *ar);
 } route_t;
 
 static const route_t routes[] = {
-    {"/v1/check", METHOD_POST, "POST", api_check},
-    {"/health", METHOD_GET | METHOD_HEAD, "GET, HEAD", api_health},
-    {"/health/detailed", METHOD_GET | METHOD_HEAD, "GET, HEAD", api_health_detailed},
+    {"/v1/check", METHOD_POST, "POST", 1, api_check},
+    {"/health", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health},
+    {"/health/detailed", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health_detailed},
 };
 
 static unsigned method_bit(h2o_iovec_t m)
@@ -72,6 +74,18 @@ static void on_request_dispose(void *p)
     ar->worker->in_flight--;
 }
 
+/* Header fields beyond the configured count or size are refused before any handler. */
+static int headers_within_limits(const config_t *config, const h2o_req_t *req)
+{
+    size_t bytes = 0;
+
+    if (req->headers.size > config->max_header_count)
+        return 0;
+    for (size_t i = 0; i < req->headers.size; i++)
+        bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    return bytes <= config->max_header_bytes;
+}
+
 void router_dispatch(worker_t *worker, h2o_req_t *req)
 {
     api_request_t *ar = h2o_mem_alloc_shared(&req->pool, sizeof(*ar), on_request_dispose);
@@ -83,6 +97,12 @@ void router_dispatch(worker_t *worker, h2o_req_t *req)
     worker->in_flight++;
     request_id_assign(ar);
 
+    if (!headers_within_limits(worker->server->config, req)) {
+        respond_error(ar, ERR_HEADERS_TOO_LARGE,
+                      "too many or too large header fields; see RATEWATCH_MAX_HEADER_*");
+        return;
+    }
+
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const route_t *r = &routes[i];
         if (!h2o_memis(path.base, path.len, r->path, strlen(r->path)))
@@ -91,6 +111,8 @@ void router_dispatch(worker_t *worker, h2o_req_t *req)
             respond_method_not_allowed(ar, r->allow);
             return;
         }
+        if (r->authenticated && auth_request_or_respond(ar) != 0)
+            return;
         r->handler(ar);
         return;
     }

@@ -31,6 +31,8 @@ static const char *reason_phrase(int status)
         return "Payload Too Large";
     case 415:
         return "Unsupported Media Type";
+    case 431:
+        return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
     case 503:
@@ -57,6 +59,8 @@ void respond_common_headers(api_request_t *ar)
     ADD_STATIC_NAME(req, "referrer-policy", "no-referrer");
     ADD_STATIC_NAME(req, "content-security-policy", "default-src 'none'; frame-ancestors 'none'");
     ADD_STATIC(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
+    if (ar->worker->server->ssl_ctx != NULL)
+        ADD_STATIC(req, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, "max-age=63072000");
 }
 
 void respond_json(api_request_t *ar, int status, const char *body, size_t len)

@@ -20,7 +20,6 @@
 #define MAX_ENTITY_BYTES       (64 * 1024)
 #define LOOP_TICK_MS           100
 #define SHUTDOWN_IDLE_GRACE_MS 200
-#define DEVELOPMENT_SECRET     "ratewatch-development-secret-do-not-use-in-production"
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -36,6 +35,7 @@ static void on_connection_close(void *data)
     worker_t *worker = data;
 
     atomic_fetch_sub_explicit(&worker->open_connections, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&worker->server->open_connections, 1, memory_order_relaxed);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -47,6 +47,13 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
         return;
+    /* Over the cap, the connection is closed before a byte is read from it. */
+    if (atomic_fetch_add_explicit(&worker->server->open_connections, 1, memory_order_relaxed) >=
+        worker->server->config->max_connections) {
+        atomic_fetch_sub_explicit(&worker->server->open_connections, 1, memory_order_relaxed);
+        h2o_socket_close(sock);
+        return;
+    }
     atomic_fetch_add_explicit(&worker->open_connections, 1, memory_order_relaxed);
     sock->on_close.cb = on_connection_close;
     sock->on_close.data = worker;
@@ -93,21 +100,52 @@ fail:
     return -1;
 }
 
-int server_init(server_t *server, const config_t *config, store_t *store)
+static SSL_CTX *tls_context(const config_t *config)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    int min = strcmp(config->tls_min, "1.2") == 0 ? TLS1_2_VERSION : TLS1_3_VERSION;
+
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, min);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ctx, config->tls_cert_file) != 1) {
+        LOG_ERROR("TLS_CERT_FILE: cannot load a PEM certificate chain from %s",
+                  config->tls_cert_file);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, config->tls_key_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        LOG_ERROR("TLS_KEY_FILE: cannot load a PEM private key matching the certificate from %s",
+                  config->tls_key_file);
+        goto fail;
+    }
+    return ctx;
+
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int server_init(server_t *server, const config_t *config, const derive_keys_t *keys,
+                store_t *store, struct revocations *revocations)
 {
     memset(server, 0, sizeof(*server));
     server->config = config;
     server->store = store;
+    server->keys = *keys;
+    server->revocations = revocations;
     server->started_ms = clock_now_ms();
     snprintf(server->boot_id, sizeof(server->boot_id), "%08x",
              (unsigned)(clock_now_ms() ^ ((uint64_t)getpid() << 16)));
 
-    derive_keys_init(&server->keys, DEVELOPMENT_SECRET, strlen(DEVELOPMENT_SECRET));
-    derive_tenant_key(&server->keys, H2O_STRLIT("default"), server->default_tenant_key);
+    if (config->tls_cert_file[0] != '\0' && (server->ssl_ctx = tls_context(config)) == NULL)
+        return -1;
 
     h2o_config_init(&server->globalconf);
     server->globalconf.max_request_entity_size = MAX_ENTITY_BYTES;
     server->globalconf.http1.upgrade_to_http2 = 0;
+    server->globalconf.http1.req_timeout = config->request_timeout_ms;
     server->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("ratewatch"));
     h2o_hostconf_t *host =
         h2o_config_register_host(&server->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -137,6 +175,7 @@ static void *worker_main(void *arg)
     h2o_context_init(&w->ctx, loop, &server->globalconf);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = server->globalconf.hosts;
+    w->accept_ctx.ssl_ctx = server->ssl_ctx;
     w->store = store_worker_attach(server->store, loop);
 
     w->listener = h2o_evloop_socket_create(loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -196,13 +235,11 @@ void server_dispose(server_t *server)
     }
     free(server->workers);
     h2o_config_dispose(&server->globalconf);
+    if (server->ssl_ctx != NULL)
+        SSL_CTX_free(server->ssl_ctx);
 }
 
 uint64_t server_open_connections(server_t *server)
 {
-    uint64_t total = 0;
-
-    for (size_t i = 0; i < server->nworkers; i++)
-        total += atomic_load_explicit(&server->workers[i].open_connections, memory_order_relaxed);
-    return total;
+    return atomic_load_explicit(&server->open_connections, memory_order_relaxed);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <h2o.h>
+#include <openssl/ssl.h>
 
 #include "config.h"
 #include "crypto/derive.h"
@@ -40,6 +41,10 @@ typedef struct {
     worker_t *worker;
     int status;
     char request_id[72];
+    /* Set by authentication, for the /v1 endpoints only. */
+    char tenant[33];
+    size_t tenant_len;
+    uint8_t tenant_key[DERIVE_KEY_LEN];
 } api_request_t;
 
 struct server {
@@ -47,16 +52,23 @@ struct server {
     h2o_globalconf_t globalconf;
     store_t *store;
     derive_keys_t keys;
-    uint8_t default_tenant_key[DERIVE_KEY_LEN];
+    struct revocations *revocations;
+    SSL_CTX *ssl_ctx; /* NULL: plain HTTP */
     worker_t *workers;
     size_t nworkers;
     uint64_t started_ms;
+    _Atomic uint64_t open_connections; /* touched on accept and close only */
     char boot_id[9];
     _Atomic int stopping;
 };
 
-/* Binds every worker's listener. Returns 0, or -1 after logging why. */
-int server_init(server_t *server, const config_t *config, store_t *store);
+/*
+ * Sets up TLS when configured and binds every worker's listener. The server keeps
+ * `config`, `store` and `revocations`; the caller frees them after server_dispose().
+ * Returns 0, or -1 after logging why.
+ */
+int server_init(server_t *server, const config_t *config, const derive_keys_t *keys,
+                store_t *store, struct revocations *revocations);
 
 /* Runs the workers until server_stop(); returns when they have all finished. */
 void server_run(server_t *server);

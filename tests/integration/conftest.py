@@ -19,6 +19,19 @@ os.environ.setdefault("LSAN_OPTIONS", f"suppressions={ROOT / 'tests' / 'lsan.sup
 os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:exitcode=66")
 
 
+TEST_SECRET = "integration-test-secret-0123456789abcdef"
+
+
+def issue_key(tenant="test", env=None):
+    """A fresh API key from the real CLI, signed under the test secret."""
+    e = dict(os.environ)
+    e.update({"API_KEY_SECRET": TEST_SECRET})
+    e.update(env or {})
+    out = subprocess.run([BIN, "keys", "issue", "--tenant", tenant], env=e, capture_output=True,
+                         text=True, timeout=30, check=True)
+    return out.stdout.splitlines()[0]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -28,18 +41,20 @@ def free_port():
 class RateWatch:
     """A running ratewatch process."""
 
-    def __init__(self, env=None, args=(), workers=2, tmp_path=None, wait=True):
+    def __init__(self, env=None, args=(), workers=2, tmp_path=None, wait=True, tenant="test"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = dict(os.environ)
         self.env.update({"PORT": str(self.port), "RATEWATCH_WORKERS": str(workers),
-                         "RATEWATCH_LOG_LEVEL": "info"})
+                         "RATEWATCH_LOG_LEVEL": "info", "API_KEY_SECRET": TEST_SECRET})
         self.env.update(env or {})
+        self.api_key = issue_key(tenant, self.env) if tenant else None
         self.log_path = (tmp_path or Path("/tmp")) / f"ratewatch-{self.port}.log"
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([BIN, *args], env=self.env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        self.client = httpx.Client(base_url=self.url, timeout=10)
+        headers = {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        self.client = httpx.Client(base_url=self.url, timeout=10, headers=headers)
         if wait:
             self.wait_ready()
 

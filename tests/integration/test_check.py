@@ -185,7 +185,7 @@ def test_200_concurrent_clients_on_one_key_admit_exactly_limit(rw):
     limit = 50
 
     def one(_):
-        with httpx.Client(base_url=rw.url, timeout=10) as c:
+        with httpx.Client(base_url=rw.url, timeout=10, headers=rw.client.headers) as c:
             return c.post("/v1/check", json={"key": "hot", "limit": limit, "window": 60}).json()
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=200) as pool:

@@ -94,7 +94,14 @@ export async function startServer({ env = {} } = {}) {
     /** SIGTERM, then waits at most 20 s; resolves with { code, signal }. */
     async stop() {
       if (exit === null) proc.kill('SIGTERM');
-      const result = await Promise.race([exited, sleep(20_000).then(() => null)]);
+      let timer;
+      const result = await Promise.race([
+        exited,
+        new Promise((ok) => {
+          timer = setTimeout(() => ok(null), 20_000);
+        }),
+      ]);
+      clearTimeout(timer);
       if (result === null) {
         proc.kill('SIGKILL');
         await exited;
