@@ -78,18 +78,19 @@ trap 'exit 130' INT TERM
 RECORDS="$OUT_DIR/records.txt"
 : >"$RECORDS"
 
-# Ticks of utime+stime summed over the given pids (field 14 and 15 of /proc/<pid>/stat,
+# "utime stime" ticks summed over the given pids (fields 14 and 15 of /proc/<pid>/stat,
 # which cover every thread of the process).
 proc_ticks() {
-    local total=0 pid line rest
+    local utime=0 stime=0 pid line rest
     for pid in "$@"; do
         read -r line <"/proc/$pid/stat" || die "process $pid is gone"
         rest=${line##*) }
         # shellcheck disable=SC2086
         set -- $rest
-        total=$((total + ${12} + ${13}))
+        utime=$((utime + ${12}))
+        stime=$((stime + ${13}))
     done
-    echo "$total"
+    echo "$utime $stime"
 }
 
 # "busy total" ticks of one core from /proc/stat.
@@ -120,24 +121,26 @@ measure() {
     local pids=("$@") tag="round${round}-${name}"
 
     run_wrk "$OUT_DIR/$tag-warmup.txt" "$WARMUP" "$url" "$mode" "$token"
-    local t0 t1 s0 s1 c0 c1 s0total s1total c0total c1total
+    local u0 u1 k0 k1 s0 s1 c0 c1 s0total s1total c0total c1total
     read -r s0 s0total < <(core_ticks "$SERVER_CPU")
     read -r c0 c0total < <(core_ticks "$CLIENT_CPU")
-    t0=$(proc_ticks "${pids[@]}")
+    read -r u0 k0 < <(proc_ticks "${pids[@]}")
     run_wrk "$OUT_DIR/$tag.txt" "$DURATION" "$url" "$mode" "$token" --latency
-    t1=$(proc_ticks "${pids[@]}")
+    read -r u1 k1 < <(proc_ticks "${pids[@]}")
     read -r s1 s1total < <(core_ticks "$SERVER_CPU")
     read -r c1 c1total < <(core_ticks "$CLIENT_CPU")
+    local ticks=$((u1 - u0 + k1 - k0))
 
     local result
     result=$(grep '^BENCH_RESULT ' "$OUT_DIR/$tag.txt" | head -n 1) ||
         die "no result line in $OUT_DIR/$tag.txt"
-    echo "round=$round server=$name ${result#BENCH_RESULT } server_ticks=$((t1 - t0))" \
+    echo "round=$round server=$name ${result#BENCH_RESULT } server_ticks=$ticks" \
+        "server_user_ticks=$((u1 - u0)) server_sys_ticks=$((k1 - k0))" \
         "server_core_busy=$((s1 - s0)) server_core_total=$((s1total - s0total))" \
         "client_core_busy=$((c1 - c0)) client_core_total=$((c1total - c0total))" >>"$RECORDS"
     local req=${result#*requests=}
     req=${req%% *}
-    say "  $name: $req requests in ${DURATION}s, server CPU $(((t1 - t0) * 1000000 / CLK_TCK)) µs"
+    say "  $name: $req requests in ${DURATION}s, server CPU $((ticks * 1000000 / CLK_TCK)) µs"
 }
 
 check_nginx_limits() { # BASE_URL

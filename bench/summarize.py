@@ -39,6 +39,10 @@ def derive(rec, clk_tck):
         requests_per_s=rec["requests"] / seconds if seconds else 0.0,
         server_cpu_us=server_us,
         cpu_us_per_request=server_us / rec["requests"] if rec["requests"] else None,
+        user_us_per_request=(rec["server_user_ticks"] * 1e6 / clk_tck / rec["requests"]
+                             if rec["requests"] else None),
+        sys_us_per_request=(rec["server_sys_ticks"] * 1e6 / clk_tck / rec["requests"]
+                            if rec["requests"] else None),
         server_core_busy_pct=100.0 * rec["server_core_busy"] / max(rec["server_core_total"], 1),
         server_process_pct_of_core=100.0 * rec["server_ticks"] / max(rec["server_core_total"], 1),
         client_core_busy_pct=100.0 * rec["client_core_busy"] / max(rec["client_core_total"], 1),
@@ -67,6 +71,7 @@ def main():
         summary[name] = {
             key: median(r[key] for r in mine)
             for key in ("requests_per_s", "p50_us", "p99_us", "cpu_us_per_request",
+                        "user_us_per_request", "sys_us_per_request",
                         "server_core_busy_pct", "client_core_busy_pct")
         }
         summary[name]["requests"] = sum(r["requests"] for r in mine)
@@ -76,6 +81,8 @@ def main():
     rw, ng = summary["ratewatch"], summary["nginx"]
     cpu_ratio = rw["cpu_us_per_request"] / ng["cpu_us_per_request"]
     rps_ratio = rw["requests_per_s"] / ng["requests_per_s"]
+    user_ratio = rw["user_us_per_request"] / ng["user_us_per_request"]
+    sys_ratio = rw["sys_us_per_request"] / ng["sys_us_per_request"]
     # Ratios within each round too, so a disturbed round shows up.
     per_round = []
     for rnd in sorted({r["round"] for r in runs}):
@@ -124,6 +131,8 @@ def main():
         "ratios": {
             "cpu_per_request": cpu_ratio,
             "requests_per_s": rps_ratio,
+            "user_cpu_per_request": user_ratio,
+            "sys_cpu_per_request": sys_ratio,
             "per_round": per_round,
             "target_cpu_per_request": target,
             "within_target": cpu_ratio <= target,
@@ -137,17 +146,19 @@ def main():
     rounds = int(env("ROUNDS"))
     print()
     print(f"{'server':<16} {'requests/s':>11} {'p50':>9} {'p99':>9} {'CPU µs/req':>11} "
-          f"{'non-2xx':>8} {'core busy':>10}")
+          f"{'(user+sys)':>12} {'non-2xx':>8} {'core busy':>10}")
     for name in SERVERS:
         s = summary[name]
+        split = f"{s['user_us_per_request']:.2f}+{s['sys_us_per_request']:.2f}"
         print(f"{LABELS[name]:<16} {s['requests_per_s']:>11.0f} {s['p50_us'] / 1000:>7.2f}ms "
-              f"{s['p99_us'] / 1000:>7.2f}ms {s['cpu_us_per_request']:>11.2f} "
+              f"{s['p99_us'] / 1000:>7.2f}ms {s['cpu_us_per_request']:>11.2f} {split:>12} "
               f"{s['non_2xx'] + s['socket_errors']:>8d} {s['server_core_busy_pct']:>9.0f}%")
     if rounds > 1:
         print(f"(medians over {rounds} rounds)")
     verdict = "within" if cpu_ratio <= target else "ABOVE"
     print(f"RateWatch/nginx: CPU per request {cpu_ratio:.2f}x ({verdict} the {target}x target), "
           f"requests/s {rps_ratio:.2f}x")
+    print(f"  (user CPU per request {user_ratio:.2f}x, system CPU per request {sys_ratio:.2f}x)")
     if len(per_round) > 1:
         print("per round (CPU/req, req/s): " + ", ".join(
             f"{p['cpu_per_request_ratio']:.2f}x/{p['requests_per_s_ratio']:.2f}x"

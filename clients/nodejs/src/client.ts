@@ -417,8 +417,8 @@ export class RateWatch {
     body: unknown,
     options: RequestOptions,
   ): Promise<Answer> {
-    const timeoutMs = options.timeoutMs === undefined ? this.timeoutMs : valid.timeout('timeoutMs', options.timeoutMs);
-    const signal = options.signal;
+    const { timeoutMs: callTimeoutMs, signal } = options ?? {};
+    const timeoutMs = callTimeoutMs === undefined ? this.timeoutMs : valid.timeout('timeoutMs', callTimeoutMs);
     if (signal !== undefined && signal !== null) {
       if (typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean') {
         throw new ValidationError('signal must be an AbortSignal', { code: 'invalid_argument', field: 'signal' });
