@@ -50,9 +50,9 @@ OUT_DIR="$RESULTS_DIR/callgrind-$STAMP"
 mkdir -p "$OUT_DIR"
 BENCH_TMP=$(mktemp -d /tmp/ratewatch-callgrind.XXXXXX)
 chmod 755 "$BENCH_TMP"
-snapshot_ratewatch
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
+snapshot_ratewatch
 
 # Client deadline: generous for valgrind's slowdown, but every step still ends by itself.
 CLIENT_DEADLINE=$((300 + (REQUESTS + WARMUP) / 20))

@@ -6,12 +6,15 @@ server. The two are interleaved in rounds so that drift in the server or the mac
 both alike; the figure is the median over rounds of the per-round difference.
 
     python3 bench/client_python.py --url http://127.0.0.1:8081 --api-key rw_... \
-        [--iterations 5000] [--rounds 10] [--max-seconds 120]
+        [--iterations 5000] [--rounds 10] [--max-seconds 120] [--in-process]
 
 URL and key default to RATEWATCH_URL and RATEWATCH_API_KEY. Needs the client installed
 (`pip install -e clients/python`). The run is bounded: at most --iterations calls per
-variant and mode, and it stops early (saying so) past --max-seconds.
+variant and mode, and it stops early (saying so) past --max-seconds. --in-process also
+measures both with httpx.MockTransport answering in place of the server: the client's own
+CPU cost, free of network and server noise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,7 +65,7 @@ def report(mode: str, rounds: Dict[str, List[float]], calls: int) -> Dict[str, A
         "overhead_max_us": max(diffs),
     }
     print(
-        f"{mode:5}  bare httpx {out['bare_us']:8.1f} µs/call   client {out['client_us']:8.1f} "
+        f"{mode:18}  bare httpx {out['bare_us']:8.1f} µs/call   client {out['client_us']:8.1f} "
         f"µs/call   overhead {out['overhead_us']:+7.1f} µs/call (rounds: "
         f"{out['overhead_min_us']:+.1f} .. {out['overhead_max_us']:+.1f}; "
         f"{len(diffs)} rounds, {calls} calls each)"
@@ -70,11 +73,37 @@ def report(mode: str, rounds: Dict[str, List[float]], calls: int) -> Dict[str, A
     return out
 
 
-def bench_sync(url: str, api_key: str, per_round: int, nrounds: int, budget: Budget) -> Dict[str, Any]:
+ANSWER = json.dumps(
+    {
+        "allowed": True,
+        "limit": LIMIT,
+        "remaining": LIMIT - 1,
+        "reset_in": WINDOW,
+        "retry_after": None,
+        "reset_in_ms": WINDOW * 1000,
+        "retry_after_ms": None,
+    }
+).encode()
+
+
+def _answer(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(
+        200, content=ANSWER, headers={"content-type": "application/json", "x-request-id": "b"}
+    )
+
+
+async def _async_answer(request: httpx.Request) -> httpx.Response:
+    return _answer(request)
+
+
+def bench_sync(
+    url: str, api_key: str, per_round: int, nrounds: int, budget: Budget, in_process: bool = False
+) -> Dict[str, Any]:
     headers = {"Authorization": f"Bearer {api_key}"}
     body = {"key": KEY, "limit": LIMIT, "window": WINDOW}
-    bare_http = httpx.Client(base_url=url, headers=headers, timeout=10)
-    client = RateWatch(api_key=api_key, base_url=url, timeout=10)
+    transport = httpx.MockTransport(_answer) if in_process else None
+    bare_http = httpx.Client(base_url=url, headers=headers, timeout=10, transport=transport)
+    client = RateWatch(api_key=api_key or None, base_url=url, timeout=10, transport=transport)
 
     def bare() -> None:
         r = bare_http.post("/v1/check", json=body)
@@ -100,17 +129,20 @@ def bench_sync(url: str, api_key: str, per_round: int, nrounds: int, budget: Bud
                     fn()
                 rounds[name].append((time.perf_counter() - t0) / per_round * 1e6)
             calls += per_round
-        return report("sync", rounds, calls)
+        return report("sync" + (" (in-process)" if in_process else ""), rounds, calls)
     finally:
         bare_http.close()
         client.close()
 
 
-async def bench_async(url: str, api_key: str, per_round: int, nrounds: int, budget: Budget) -> Dict[str, Any]:
+async def bench_async(
+    url: str, api_key: str, per_round: int, nrounds: int, budget: Budget, in_process: bool = False
+) -> Dict[str, Any]:
     headers = {"Authorization": f"Bearer {api_key}"}
     body = {"key": KEY, "limit": LIMIT, "window": WINDOW}
-    bare_http = httpx.AsyncClient(base_url=url, headers=headers, timeout=10)
-    client = AsyncRateWatch(api_key=api_key, base_url=url, timeout=10)
+    transport = httpx.MockTransport(_async_answer) if in_process else None
+    bare_http = httpx.AsyncClient(base_url=url, headers=headers, timeout=10, transport=transport)
+    client = AsyncRateWatch(api_key=api_key or None, base_url=url, timeout=10, transport=transport)
 
     async def bare() -> None:
         r = await bare_http.post("/v1/check", json=body)
@@ -136,7 +168,7 @@ async def bench_async(url: str, api_key: str, per_round: int, nrounds: int, budg
                     await fn()
                 rounds[name].append((time.perf_counter() - t0) / per_round * 1e6)
             calls += per_round
-        return report("async", rounds, calls)
+        return report("async" + (" (in-process)" if in_process else ""), rounds, calls)
     finally:
         await bare_http.aclose()
         await client.aclose()
@@ -146,12 +178,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", default=os.environ.get("RATEWATCH_URL", "http://127.0.0.1:8081"))
     ap.add_argument("--api-key", default=os.environ.get("RATEWATCH_API_KEY", ""))
-    ap.add_argument("--iterations", type=int, default=5000,
-                    help="calls per variant and mode, split over the rounds (default 5000)")
+    ap.add_argument(
+        "--iterations",
+        type=int,
+        default=5000,
+        help="calls per variant and mode, split over the rounds (default 5000)",
+    )
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--max-seconds", type=float, default=120.0)
     ap.add_argument("--mode", choices=("sync", "async", "both"), default="both")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument(
+        "--in-process",
+        action="store_true",
+        help="also measure both with httpx.MockTransport in place of the network",
+    )
     args = ap.parse_args()
 
     if not 1 <= args.iterations <= MAX_ITERATIONS:
@@ -172,7 +213,16 @@ def main() -> int:
     if args.mode in ("sync", "both"):
         results.append(bench_sync(args.url, args.api_key, per_round, args.rounds, budget))
     if args.mode in ("async", "both"):
-        results.append(asyncio.run(bench_async(args.url, args.api_key, per_round, args.rounds, budget)))
+        results.append(
+            asyncio.run(bench_async(args.url, args.api_key, per_round, args.rounds, budget))
+        )
+    if args.in_process:
+        # The same pairs with httpx.MockTransport answering in place of the network: no
+        # server, so what is left is the client's own CPU cost, with far less noise.
+        results.append(bench_sync(args.url, args.api_key, per_round, args.rounds, budget, True))
+        results.append(
+            asyncio.run(bench_async(args.url, args.api_key, per_round, args.rounds, budget, True))
+        )
     if budget.cut:
         print(f"note: stopped early at --max-seconds {args.max_seconds:g}", file=sys.stderr)
     if args.json:

@@ -72,9 +72,9 @@ mkdir -p "$OUT_DIR"
 BENCH_TMP=$(mktemp -d /tmp/ratewatch-bench.XXXXXX)
 # nginx's worker runs as an unprivileged user when started as root: it must reach its root.
 chmod 755 "$BENCH_TMP"
-snapshot_ratewatch
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
+snapshot_ratewatch
 RECORDS="$OUT_DIR/records.txt"
 : >"$RECORDS"
 
@@ -129,6 +129,8 @@ measure() {
     read -r u1 k1 < <(proc_ticks "${pids[@]}")
     read -r s1 s1total < <(core_ticks "$SERVER_CPU")
     read -r c1 c1total < <(core_ticks "$CLIENT_CPU")
+    [ -n "$u0" ] && [ -n "$u1" ] && [ -n "$s1" ] && [ -n "$c1" ] ||
+        die "could not read the CPU time of $name (pids ${pids[*]}): did it exit?"
     local ticks=$((u1 - u0 + k1 - k0))
 
     local result

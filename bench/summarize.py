@@ -168,6 +168,11 @@ def main():
         if s["non_2xx"] or s["socket_errors"]:
             print(f"WARNING: {LABELS[name]} had {s['non_2xx']} non-2xx answers and "
                   f"{s['socket_errors']} socket errors; its figures are not comparable")
+        others = max(r["server_core_busy_pct"] - r["server_process_pct_of_core"]
+                     for r in runs if r["server"] == name)
+        if others > 10:
+            print(f"note: during a {LABELS[name]} run {others:.0f}% of the server's core went "
+                  f"to other work than the server: its figures may be disturbed")
         if s["client_core_busy_pct"] > 95:
             print(f"note: wrk's core was {s['client_core_busy_pct']:.0f}% busy during the "
                   f"{LABELS[name]} run: its requests/s may be bounded by the client")

@@ -49,6 +49,14 @@ static const setting_t settings[] = {
     {"REDIS_URL", "--redis-url", SETTING_STRING, "", 0, 0, NULL, true, FIELD(redis_url),
      "Redis to keep counters in (redis://[user:password@]host:port[/db] or "
      "unix:///path/to.sock[?db=N]); empty means the embedded store."},
+    {"RATEWATCH_REDIS_TIMEOUT_MS", "--redis-timeout-ms", SETTING_UINT, "100", 1, 60000, NULL,
+     false, FIELD(redis_timeout_ms),
+     "Bound on connecting to Redis and on every command; past it the check answers in the "
+     "fail mode."},
+    {"RATEWATCH_FAIL_MODE", "--fail-mode", SETTING_CHOICE, "open", 0, 0, "open|closed", false,
+     FIELD(fail_mode),
+     "When the store is unavailable: open answers allowed with \"degraded\": true, closed "
+     "answers 503 store_unavailable."},
     {"RATEWATCH_SHUTDOWN_TIMEOUT_S", "--shutdown-timeout", SETTING_UINT, "10", 1, 3600, NULL, false,
      FIELD(shutdown_timeout_s),
      "On SIGTERM or SIGINT, seconds to finish requests in flight before exiting."},

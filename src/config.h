@@ -19,6 +19,8 @@ typedef struct {
     char *log_format;
     uint64_t max_keys;
     char *redis_url; /* NULL or empty: the embedded store */
+    uint64_t redis_timeout_ms;
+    char *fail_mode; /* "open" or "closed" */
     uint64_t shutdown_timeout_s;
     char *env;            /* "development" or "production" */
     char *api_key_secret; /* empty: the development secret (development only) */

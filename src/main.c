@@ -15,6 +15,7 @@
 #include "config.h"
 #include "crypto/apikey.h"
 #include "http/server.h"
+#include "store/redis.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "version.h"
@@ -50,11 +51,13 @@ static void announce_development(const config_t *config, const derive_keys_t *ke
 
     if (config_is_production(config))
         return;
-    auth_development_key(keys, "dev", key, sizeof(key));
-    LOG_WARN("development mode: %s; set RATEWATCH_ENV=production and API_KEY_SECRET for real "
-             "use",
+    LOG_WARN("development mode: %s; set RATEWATCH_ENV=production for real use",
              development_secret ? "keys are signed with the public development secret"
-                                : "listening for development");
+                                : "API_KEY_SECRET is set but the mode is still development");
+    /* A ready key only under the public secret: with a real one, keys come from the CLI. */
+    if (!development_secret)
+        return;
+    auth_development_key(keys, "dev", key, sizeof(key));
     printf("RateWatch development key (tenant \"dev\"): %s\n", key);
     fflush(stdout);
 }
@@ -69,24 +72,25 @@ static int run_server(const config_t *config)
     store_t *store = NULL;
     int rc = 1;
 
-    /* Every thread inherits a mask with the stop signals blocked; one thread waits for them. */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     int development_secret = auth_keys_init(config, &keys);
     revocations = revocations_create();
 
     if (config->redis_url[0] != '\0') {
-        LOG_ERROR("REDIS_URL: the Redis store is not built into this version");
-        goto out;
+        char err[512];
+        if ((store = store_redis_create(config, revocations, err, sizeof(err))) == NULL) {
+            LOG_ERROR("%s", err);
+            goto out;
+        }
+    } else {
+        store = store_memory_create(config->max_keys);
+        if (auth_revocation_file(config, path, sizeof(path)) == 0 &&
+            revocations_watch_file(revocations, path) != 0)
+            goto out;
     }
-    store = store_memory_create(config->max_keys);
-    if (auth_revocation_file(config, path, sizeof(path)) == 0 &&
-        revocations_watch_file(revocations, path) != 0)
-        goto out;
 
     if (server_init(&server, config, &keys, store, revocations) != 0)
         goto out;
@@ -116,7 +120,19 @@ int main(int argc, char **argv)
     config_t config;
     char err[512];
     int keys_command = argc > 1 && strcmp(argv[1], "keys") == 0;
+    sigset_t stop_signals;
     int rc;
+
+    /*
+     * Block the stop signals before any thread exists, so that every thread inherits the
+     * mask and only the signal thread (once the server runs) receives them.
+     */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    if (!keys_command)
+        pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
     for (int i = 1; i < argc && !keys_command; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -25,6 +25,11 @@ if [ -z "${RATEWATCH_BIN:-}" ]; then
     fi
 fi
 export RATEWATCH_BIN
+# As `make test` sets them: sanitizer reports fail the run, known library leaks do not.
+if [ -z "${LSAN_OPTIONS:-}" ] && [ -f "$ROOT/tests/lsan.supp" ]; then
+    export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=66}
 if [ -n "${VENV:-}" ]; then
     PY=$VENV/bin/python
 else

@@ -8,6 +8,7 @@
 Runs every public call once or a few times, prints one line per step, and exits 1 if any
 step failed (2 if it could not start). Every call has a timeout, and every loop a count.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,7 +51,7 @@ def unique(name: str) -> str:
     return f"smoke:{RUN}:{name}"
 
 
-# -- steps -----------------------------------------------------------------------------------
+# -- steps --------------------------------------------------------------------------------
 
 
 def step_health(c: RateWatch) -> None:
@@ -67,16 +68,24 @@ def step_detailed_health(c: RateWatch) -> None:
 def step_allow_then_deny(c: RateWatch) -> None:
     key = unique("allow-deny")
     results = [c.check(key, limit=3, window=60) for _ in range(4)]
-    expect([r.allowed for r in results] == [True, True, True, False],
-           f"allowed: {[r.allowed for r in results]}")
-    expect([r.remaining for r in results] == [2, 1, 0, 0],
-           f"remaining: {[r.remaining for r in results]}")
+    expect(
+        [r.allowed for r in results] == [True, True, True, False],
+        f"allowed: {[r.allowed for r in results]}",
+    )
+    expect(
+        [r.remaining for r in results] == [2, 1, 0, 0],
+        f"remaining: {[r.remaining for r in results]}",
+    )
     denied = results[-1]
     # the weighted two-window counter may ask for up to two windows' wait
-    expect(denied.retry_after is not None and 1 <= denied.retry_after <= 120,
-           f"retry_after {denied.retry_after}")
-    expect(all(r.limit == 3 and not r.degraded and r.request_id for r in results),
-           "limit, degraded or request_id wrong")
+    expect(
+        denied.retry_after is not None and 1 <= denied.retry_after <= 120,
+        f"retry_after {denied.retry_after}",
+    )
+    expect(
+        all(r.limit == 3 and not r.degraded and r.request_id for r in results),
+        "limit, degraded or request_id wrong",
+    )
 
 
 def step_cost_and_window_ms(c: RateWatch) -> None:
@@ -129,8 +138,9 @@ def step_fail_open(c: RateWatch) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with RateWatchClient(api_key=API_KEY or None, base_url=f"http://127.0.0.1:{port}",
-                         timeout=1.0, fail_open=True) as down:
+    with RateWatchClient(
+        api_key=API_KEY or None, base_url=f"http://127.0.0.1:{port}", timeout=1.0, fail_open=True
+    ) as down:
         r = down.check(unique("down"), 5, 60)
     expect(r.allowed is True and r.degraded is True, f"fail-open result: {r}")
 
@@ -154,8 +164,10 @@ def step_async(_: RateWatch) -> None:
             expect((await ac.health())["status"] == "ok", "async health")
             key = unique("async")
             results = await asyncio.gather(*(ac.check(key, 5, 60) for _ in range(12)))
-            expect(sum(r.allowed for r in results) == 5,
-                   f"{sum(r.allowed for r in results)} of 12 allowed with limit 5")
+            expect(
+                sum(r.allowed for r in results) == 5,
+                f"{sum(r.allowed for r in results)} of 12 allowed with limit 5",
+            )
             try:
                 await ac.check_with_exceptions(key, 5, 60)
             except RateLimitExceeded:

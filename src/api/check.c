@@ -87,7 +87,8 @@ static void add_ratelimit_headers(h2o_req_t *req, const pending_check_t *p,
     }
 }
 
-static void respond_decision(api_request_t *ar, const pending_check_t *p, const limiter_result_t *r)
+static void respond_decision(api_request_t *ar, const pending_check_t *p,
+                             const limiter_result_t *r, int degraded)
 {
     char body[256];
     buf_t b = buf_init(body, sizeof(body));
@@ -114,6 +115,13 @@ static void respond_decision(api_request_t *ar, const pending_check_t *p, const 
         buf_u64(&b, r->retry_after_ms ? r->retry_after_ms : 1);
         buf_puts(&b, "}");
     }
+    if (degraded) {
+        b.len--;
+        buf_puts(&b, ",\"degraded\":true}");
+        h2o_add_header_by_str(&ar->req->pool, &ar->req->res.headers,
+                              H2O_STRLIT("ratewatch-degraded"), 0, NULL,
+                              H2O_STRLIT("store_unavailable"));
+    }
 
     add_ratelimit_headers(ar->req, p, r);
     respond_json(ar, 200, body, b.len);
@@ -129,14 +137,22 @@ static void on_store_answer(void *data, store_status_t status, const limiter_res
 
     switch (status) {
     case STORE_OK:
-        respond_decision(ar, p, result);
+        respond_decision(ar, p, result, 0);
         break;
     case STORE_FULL:
         respond_error(ar, ERR_STORE_FULL,
                       "the store tracks RATEWATCH_MAX_KEYS keys already; retry later");
         break;
     case STORE_UNAVAILABLE:
-        respond_error(ar, ERR_STORE_UNAVAILABLE, "the store is unavailable; retry shortly");
+        if (ar->worker->server->fail_open) {
+            /* Nothing was counted: the answer says so rather than pretend to know. */
+            limiter_result_t open = {.allowed = true,
+                                     .remaining = p->req.limit,
+                                     .retry_after_ms = LIMITER_NO_RETRY};
+            respond_decision(ar, p, &open, 1);
+        } else {
+            respond_error(ar, ERR_STORE_UNAVAILABLE, "the store is unavailable; retry shortly");
+        }
         break;
     }
 
@@ -167,6 +183,7 @@ void api_check(api_request_t *ar)
         return;
     }
 
+    memcpy(check.tenant_tag, ar->tenant_tag, DERIVE_TAG_LEN);
     check.algorithm = parsed.algorithm;
     check.req = parsed.req;
     check.now_ms = clock_now_ms();

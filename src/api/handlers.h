@@ -11,5 +11,6 @@
 void api_check(api_request_t *ar);
 void api_health(api_request_t *ar);
 void api_health_detailed(api_request_t *ar);
+void api_health_ready(api_request_t *ar);
 
 #endif

@@ -42,3 +42,18 @@ void api_health_detailed(api_request_t *ar)
     buf_puts(&b, "}");
     respond_json(ar, 200, body, b.len);
 }
+
+/* GET /health/ready: 200 when checks can be served, 503 with the reason otherwise. */
+void api_health_ready(api_request_t *ar)
+{
+    server_t *server = ar->worker->server;
+    store_stats_t stats;
+
+    store_stats(server->store, &stats);
+    if (stats.reachable) {
+        respond_json(ar, 200, H2O_STRLIT("{\"status\":\"ready\"}"));
+        return;
+    }
+    respond_json(ar, 503,
+                 H2O_STRLIT("{\"status\":\"not_ready\",\"reason\":\"the store is unreachable\"}"));
+}

@@ -22,6 +22,7 @@ static const route_t routes[] = {
     {"/v1/check", METHOD_POST, "POST", 1, api_check},
     {"/health", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health},
     {"/health/detailed", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health_detailed},
+    {"/health/ready", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health_ready},
 };
 
 static unsigned method_bit(h2o_iovec_t m)

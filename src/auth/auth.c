@@ -49,7 +49,7 @@ int auth_request_or_respond(api_request_t *ar)
 
     memcpy(ar->tenant, key.tenant, key.tenant_len + 1);
     ar->tenant_len = key.tenant_len;
-    derive_tenant_key(&server->keys, key.tenant, key.tenant_len, ar->tenant_key);
+    derive_tenant_key(&server->keys, key.tenant, key.tenant_len, ar->tenant_key, ar->tenant_tag);
     return 0;
 }
 

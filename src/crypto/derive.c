@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 #include "crypto/derive.h"
 
+#include <string.h>
+
 #include <blake3.h>
 
 #define CONTEXT_MAC     "RateWatch 2026-12-04 API key MAC v1"
@@ -25,13 +27,17 @@ void derive_keys_init(derive_keys_t *keys, const void *secret, size_t secret_len
 }
 
 void derive_tenant_key(const derive_keys_t *keys, const char *tenant, size_t tenant_len,
-                       uint8_t out[DERIVE_KEY_LEN])
+                       uint8_t out[DERIVE_KEY_LEN], uint8_t tag[DERIVE_TAG_LEN])
 {
+    uint8_t both[DERIVE_KEY_LEN + DERIVE_TAG_LEN];
     blake3_hasher h;
 
+    /* One extended output: the key, then the tag, which reveals nothing of the key. */
     blake3_hasher_init_keyed(&h, keys->storage_root);
     blake3_hasher_update(&h, tenant, tenant_len);
-    blake3_hasher_finalize(&h, out, DERIVE_KEY_LEN);
+    blake3_hasher_finalize(&h, both, sizeof(both));
+    memcpy(out, both, DERIVE_KEY_LEN);
+    memcpy(tag, both + DERIVE_KEY_LEN, DERIVE_TAG_LEN);
 }
 
 void derive_counter_id(const uint8_t tenant_key[DERIVE_KEY_LEN], limiter_algorithm_t algorithm,

@@ -17,6 +17,7 @@
 
 #define DERIVE_KEY_LEN 32
 #define DERIVE_ID_LEN  16
+#define DERIVE_TAG_LEN 8
 
 typedef struct {
     uint8_t mac_key[DERIVE_KEY_LEN];
@@ -25,8 +26,9 @@ typedef struct {
 
 void derive_keys_init(derive_keys_t *keys, const void *secret, size_t secret_len);
 
+/* The tenant's storage key, and a short public tag that names the tenant in store keys. */
 void derive_tenant_key(const derive_keys_t *keys, const char *tenant, size_t tenant_len,
-                       uint8_t out[DERIVE_KEY_LEN]);
+                       uint8_t out[DERIVE_KEY_LEN], uint8_t tag[DERIVE_TAG_LEN]);
 
 /* The store id of one counter: (key, algorithm, window) under a tenant. */
 void derive_counter_id(const uint8_t tenant_key[DERIVE_KEY_LEN], limiter_algorithm_t algorithm,

@@ -135,6 +135,7 @@ int server_init(server_t *server, const config_t *config, const derive_keys_t *k
     server->store = store;
     server->keys = *keys;
     server->revocations = revocations;
+    server->fail_open = strcmp(config->fail_mode, "open") == 0;
     server->started_ms = clock_now_ms();
     snprintf(server->boot_id, sizeof(server->boot_id), "%08x",
              (unsigned)(clock_now_ms() ^ ((uint64_t)getpid() << 16)));

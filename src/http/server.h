@@ -45,6 +45,7 @@ typedef struct {
     char tenant[33];
     size_t tenant_len;
     uint8_t tenant_key[DERIVE_KEY_LEN];
+    uint8_t tenant_tag[DERIVE_TAG_LEN];
 } api_request_t;
 
 struct server {
@@ -54,6 +55,7 @@ struct server {
     derive_keys_t keys;
     struct revocations *revocations;
     SSL_CTX *ssl_ctx; /* NULL: plain HTTP */
+    int fail_open;    /* RATEWATCH_FAIL_MODE=open */
     worker_t *workers;
     size_t nworkers;
     uint64_t started_ms;

@@ -67,7 +67,8 @@ int redis_url_parse(const char *url, redis_url_t *out, char *err, size_t err_siz
         const char *end = query ? query : p + strlen(p);
         if (parse_userinfo(&p, end, out) != 0)
             return fail(err, err_size, "malformed credentials");
-        if (*p != '/' || copy_part(out->path, sizeof(out->path), p, (size_t)(end - p)) != 0)
+        if (*p != '/' || (size_t)(end - p) >= 108 ||
+            copy_part(out->path, sizeof(out->path), p, (size_t)(end - p)) != 0)
             return fail(err, err_size, "a unix socket needs an absolute path");
         if (query != NULL) {
             if (strncmp(query, "?db=", 4) != 0 ||

@@ -28,6 +28,7 @@ typedef enum {
 } store_status_t;
 
 typedef struct {
+    uint8_t tenant_tag[DERIVE_TAG_LEN]; /* groups a tenant's keys (a Redis hash tag) */
     uint8_t counter_id[DERIVE_ID_LEN];
     limiter_algorithm_t algorithm;
     limiter_request_t req;

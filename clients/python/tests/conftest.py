@@ -4,6 +4,7 @@ against the real binary (env RATEWATCH_BIN; default build-san/ratewatch if built
 build/ratewatch), started once per session on a free loopback port and stopped with SIGTERM
 at the end; a server that does not then exit with status 0 (a crash, a sanitizer report)
 fails the run."""
+
 from __future__ import annotations
 
 import os
@@ -51,6 +52,11 @@ class Server:
         self.data_dir = log_dir / "data"
         self.data_dir.mkdir()
         self.env = dict(os.environ)
+        # As `make test` runs it: sanitizer reports fail the run, known library leaks do not.
+        supp = REPO / "tests" / "lsan.supp"
+        if supp.exists():
+            self.env.setdefault("LSAN_OPTIONS", f"suppressions={supp}")
+        self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:exitcode=66")
         self.env.update(
             {
                 "PORT": str(self.port),

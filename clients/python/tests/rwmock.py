@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """An httpx.MockTransport that records what the client sent and answers from a script."""
+
 from __future__ import annotations
 
 import json
@@ -32,13 +33,17 @@ DENY: Dict[str, Any] = {
 Answer = Union[httpx.Response, Exception, Callable[[httpx.Request], httpx.Response]]
 
 
-def json_response(status: int, body: Any, headers: Optional[Dict[str, str]] = None) -> httpx.Response:
+def json_response(
+    status: int, body: Any, headers: Optional[Dict[str, str]] = None
+) -> httpx.Response:
     h = {"content-type": "application/json", "x-request-id": "req-1"}
     h.update(headers or {})
     return httpx.Response(status, content=json.dumps(body).encode(), headers=h)
 
 
-def error_response(status: int, code: str, message: str = "it went wrong", **headers: str) -> httpx.Response:
+def error_response(
+    status: int, code: str, message: str = "it went wrong", **headers: str
+) -> httpx.Response:
     return json_response(status, {"error": message, "code": code}, headers)
 
 

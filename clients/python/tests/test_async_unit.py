@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """The async client against httpx.MockTransport: the same contract as the sync one."""
+
 from __future__ import annotations
 
 import builtins
@@ -57,7 +58,11 @@ async def test_check_sends_and_reads() -> None:
     req = script.requests[0]
     assert req.headers["authorization"] == f"Bearer {KEY}"
     assert json.loads(req.content) == {
-        "key": "user:123", "limit": 100, "window": 3600, "cost": 2, "user_id": "user:123"
+        "key": "user:123",
+        "limit": 100,
+        "window": 3600,
+        "cost": 2,
+        "user_id": "user:123",
     }
 
 
@@ -105,8 +110,12 @@ async def test_failures_map_like_the_sync_client(answer: Any, cls: type) -> None
 
 @pytest.mark.parametrize(
     "failure",
-    [httpx.ReadTimeout("slow"), httpx.ConnectError("refused"), error_response(503, "store_full"),
-     httpx.Response(200, content=b"nope")],
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.ConnectError("refused"),
+        error_response(503, "store_full"),
+        httpx.Response(200, content=b"nope"),
+    ],
 )
 async def test_fail_open(failure: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="ratewatch")
@@ -125,8 +134,13 @@ async def test_fail_open_keeps_raising_auth_errors() -> None:
 
 
 async def test_privacy_and_health() -> None:
-    receipt = {"deleted": True, "deleted_counters": 0, "subject": "s", "request_id": "r",
-               "completed_at": "2026-01-01T00:00:00Z"}
+    receipt = {
+        "deleted": True,
+        "deleted_counters": 0,
+        "subject": "s",
+        "request_id": "r",
+        "completed_at": "2026-01-01T00:00:00Z",
+    }
     script = Script(
         json_response(200, receipt),
         json_response(200, {"counters": 0}),
@@ -139,8 +153,12 @@ async def test_privacy_and_health() -> None:
         assert (await c.health())["status"] == "ok"
         assert (await c.detailed_health())["status"] == "degraded"
     paths = [(r.method, r.url.path) for r in script.requests]
-    assert paths == [("POST", "/v1/privacy/delete"), ("POST", "/v1/privacy/summary"),
-                     ("GET", "/health"), ("GET", "/health/detailed")]
+    assert paths == [
+        ("POST", "/v1/privacy/delete"),
+        ("POST", "/v1/privacy/summary"),
+        ("GET", "/health"),
+        ("GET", "/health/detailed"),
+    ]
 
 
 async def test_close_and_closed_client() -> None:

@@ -2,6 +2,7 @@
 """Failures on real loopback sockets: connection refused, a server that never answers, a
 server that answers a byte at a time, a server that drops idle connections. Checks that a
 timeout ends a call within the configured time and leaves the pool usable."""
+
 from __future__ import annotations
 
 import json
@@ -147,7 +148,7 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"  # nothing listens there now
 
 
-# -- connection refused ---------------------------------------------------------------------------
+# -- connection refused -------------------------------------------------------------------
 
 
 def test_connection_refused_raises_connection_error() -> None:
@@ -176,7 +177,7 @@ async def test_connection_refused_async() -> None:
         assert r.degraded is True
 
 
-# -- timeouts ----------------------------------------------------------------------------------------
+# -- timeouts -----------------------------------------------------------------------------
 
 
 TIMEOUT = 0.3
@@ -251,7 +252,7 @@ async def test_async_timeout_bounds_the_whole_call(fake: FakeServer) -> None:
         assert (await c.check("k", 1, 1)).allowed is True
 
 
-# -- keep-alive ----------------------------------------------------------------------------------------
+# -- keep-alive ----------------------------------------------------------------------
 
 
 def test_sequential_checks_share_one_connection(fake: FakeServer) -> None:

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """The client against the real ratewatch binary (see conftest.py)."""
+
 from __future__ import annotations
 
 import time
@@ -18,7 +19,7 @@ from ratewatch import (
     ValidationError,
 )
 
-# -- health ----------------------------------------------------------------------------------------
+# -- health --------------------------------------------------------------------------------
 
 
 def test_health(server: Server) -> None:
@@ -34,7 +35,7 @@ def test_detailed_health(client: RateWatch) -> None:
     assert report["status"] in ("ok", "degraded")
 
 
-# -- checks ----------------------------------------------------------------------------------------
+# -- checks -------------------------------------------------------------------------------
 
 
 def test_allows_up_to_the_limit_then_denies(client: RateWatch, key: str) -> None:
@@ -120,7 +121,7 @@ def test_sequential_checks_keep_one_connection(server: Server, api_key: str, key
     assert len(opened) == 1
 
 
-# -- authentication ------------------------------------------------------------------------------------
+# -- authentication -----------------------------------------------------------------------
 
 
 def test_missing_key_is_an_authentication_error(server: Server, key: str) -> None:
@@ -168,7 +169,7 @@ def test_server_sends_www_authenticate(server: Server) -> None:
     assert r.headers.get("www-authenticate", "").lower().startswith("bearer")
 
 
-# -- privacy ---------------------------------------------------------------------------------------------
+# -- privacy ------------------------------------------------------------------------------
 
 
 def test_delete_user_data_erases_the_users_counters(client: RateWatch, key: str) -> None:
@@ -207,7 +208,7 @@ def test_user_data_summary(client: RateWatch, key: str) -> None:
     assert after != summary  # the erased counter no longer shows
 
 
-# -- async -------------------------------------------------------------------------------------------------
+# -- async --------------------------------------------------------------------------------
 
 
 @pytest.mark.anyio

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """The sync client against httpx.MockTransport: what it sends, how it reads answers, how
 it maps failures, and fail-open."""
+
 from __future__ import annotations
 
 import builtins
@@ -39,7 +40,7 @@ def make(script: Script, **kwargs: Any) -> RateWatch:
     return RateWatch(transport=script.transport(), **kwargs)
 
 
-# -- what is sent ---------------------------------------------------------------------------
+# -- what is sent -------------------------------------------------------------------------
 
 
 def test_check_sends_the_documented_request() -> None:
@@ -103,7 +104,9 @@ def test_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("RATEWATCH_API_KEY", "rw_from_env")
     monkeypatch.setenv("RATEWATCH_URL", "http://envhost.test:9999")
     script = Script(json_response(200, ALLOW))
-    with RateWatch(api_key="rw_arg", base_url="http://arg.test:1", transport=script.transport()) as c:
+    with RateWatch(
+        api_key="rw_arg", base_url="http://arg.test:1", transport=script.transport()
+    ) as c:
         c.check("k", 1, 1)
     assert script.requests[0].headers["authorization"] == "Bearer rw_arg"
     assert script.requests[0].url.host == "arg.test"
@@ -135,7 +138,7 @@ def test_repr_never_shows_the_key() -> None:
     c.close()
 
 
-# -- reading answers ---------------------------------------------------------------------------
+# -- reading answers ----------------------------------------------------------------------
 
 
 def test_allowed_result() -> None:
@@ -218,7 +221,7 @@ def test_malformed_answer_raises_invalid_response(content: bytes) -> None:
     assert info.value.request_id == "bad-1"
 
 
-# -- error answers ---------------------------------------------------------------------------
+# -- error answers ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -293,13 +296,17 @@ def test_redirect_is_not_followed() -> None:
     assert len(script.requests) == 1
 
 
-# -- transport failures -----------------------------------------------------------------------
+# -- transport failures -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "exc",
-    [httpx.ReadTimeout("slow"), httpx.ConnectTimeout("slow"), httpx.WriteTimeout("slow"),
-     httpx.PoolTimeout("busy")],
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.ConnectTimeout("slow"),
+        httpx.WriteTimeout("slow"),
+        httpx.PoolTimeout("busy"),
+    ],
 )
 def test_timeouts_raise_timeout_error(exc: Exception) -> None:
     with make(Script(exc)) as c:
@@ -313,8 +320,11 @@ def test_timeouts_raise_timeout_error(exc: Exception) -> None:
 
 @pytest.mark.parametrize(
     "exc",
-    [httpx.ConnectError("[Errno 111] Connection refused"), httpx.ReadError("reset"),
-     httpx.RemoteProtocolError("Server disconnected without sending a response.")],
+    [
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.ReadError("reset"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+    ],
 )
 def test_connection_failures_raise_connection_error(exc: Exception) -> None:
     with make(Script(exc)) as c:
@@ -324,7 +334,7 @@ def test_connection_failures_raise_connection_error(exc: Exception) -> None:
     assert URL in info.value.message
 
 
-# -- fail open ----------------------------------------------------------------------------------
+# -- fail open ----------------------------------------------------------------------------
 
 
 FAILURES = [
@@ -356,8 +366,11 @@ def test_without_fail_open_the_same_failures_raise(failure: Any) -> None:
 
 @pytest.mark.parametrize(
     "failure",
-    [error_response(401, "unauthorized"), error_response(400, "invalid_field"),
-     error_response(404, "not_found")],
+    [
+        error_response(401, "unauthorized"),
+        error_response(400, "invalid_field"),
+        error_response(404, "not_found"),
+    ],
 )
 def test_fail_open_never_hides_the_callers_mistakes(failure: Any) -> None:
     with make(Script(failure), fail_open=True) as c:
@@ -411,7 +424,7 @@ def test_without_fail_open_nothing_is_logged(caplog: pytest.LogCaptureFixture) -
     assert caplog.records == []
 
 
-# -- check_with_exceptions ---------------------------------------------------------------------
+# -- check_with_exceptions ----------------------------------------------------------------
 
 
 def test_check_with_exceptions_raises_on_denial() -> None:
@@ -440,7 +453,7 @@ def test_denial_that_can_never_fit_has_no_retry_after() -> None:
     assert "never" in str(info.value)
 
 
-# -- privacy and health ---------------------------------------------------------------------------
+# -- privacy and health -------------------------------------------------------------------
 
 RECEIPT = {
     "deleted": True,
@@ -459,7 +472,10 @@ def test_delete_user_data_sends_and_returns_the_receipt() -> None:
     assert (req.method, req.url.path) == ("POST", "/v1/privacy/delete")
     assert json.loads(req.content) == {"user_id": "user:123", "reason": "user_request"}
     assert receipt == ratewatch.DeletionReceipt(
-        deleted=True, deleted_counters=3, subject="b3:4f2a", request_id="del-1",
+        deleted=True,
+        deleted_counters=3,
+        subject="b3:4f2a",
+        request_id="del-1",
         completed_at="2026-01-02T03:04:05Z",
     )
 
@@ -512,7 +528,7 @@ def test_health_not_ok_raises() -> None:
             c.health()
 
 
-# -- lifecycle --------------------------------------------------------------------------------------
+# -- lifecycle ----------------------------------------------------------------------------
 
 
 def test_context_manager_closes_and_closed_client_refuses() -> None:
@@ -532,12 +548,18 @@ def test_alias() -> None:
 
 
 def test_errors_survive_pickling() -> None:
-    err = ServiceUnavailableError("down", status=503, code="store_full", request_id="r",
-                                  retry_after=2.0)
+    err = ServiceUnavailableError(
+        "down", status=503, code="store_full", request_id="r", retry_after=2.0
+    )
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is ServiceUnavailableError
     assert (back.message, back.status, back.code, back.request_id, back.retry_after) == (
-        "down", 503, "store_full", "r", 2.0)
+        "down",
+        503,
+        "store_full",
+        "r",
+        2.0,
+    )
     t = pickle.loads(pickle.dumps(TimeoutError("slow")))
     assert isinstance(t, builtins.TimeoutError) and str(t) == "slow"
     denied = RateLimitExceeded(CheckResult(False, 1, 0, 5, 5, 5000, 5000))

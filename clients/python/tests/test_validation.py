@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """Arguments the server would refuse are refused by the client, before anything is sent."""
+
 from __future__ import annotations
 
 from datetime import timedelta

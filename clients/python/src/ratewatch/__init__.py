@@ -10,6 +10,7 @@
 
 See :class:`RateWatch` (sync) and :class:`AsyncRateWatch` (async).
 """
+
 from ._version import __version__
 from .async_client import AsyncRateWatch
 from .client import RateWatch, RateWatchClient

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """What the sync and async clients share: argument checks, request bodies, reading answers,
 mapping error answers to exceptions, and the fail-open bookkeeping. No I/O here."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,6 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 import httpx
 
 from ._version import __version__
-from .errors import ConnectionError as RWConnectionError
-from .errors import TimeoutError as RWTimeoutError
 from .errors import (
     APIError,
     AuthenticationError,
@@ -24,6 +23,8 @@ from .errors import (
     ServiceUnavailableError,
     ValidationError,
 )
+from .errors import ConnectionError as RWConnectionError
+from .errors import TimeoutError as RWTimeoutError
 from .models import CheckResult, DeletionReceipt
 
 logger = logging.getLogger("ratewatch")
@@ -84,8 +85,10 @@ def resolve_config(
         raise ValidationError(
             f"base_url {base_url!r} must be an http:// or https:// URL with a host"
         )
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
-        0 < timeout <= 3600
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not (0 < timeout <= 3600)
     ):
         raise ValidationError("timeout must be a number of seconds, > 0 and <= 3600")
     return api_key, base_url.rstrip("/"), float(timeout)
@@ -422,17 +425,14 @@ def fail_open_applies(error: RateWatchError) -> bool:
     """Whether ``fail_open`` covers this error: the service could not decide (timeout,
     connection failure, 5xx, an answer that is not one). Errors of the caller's making
     (invalid arguments, a bad key, 4xx) always raise."""
-    return isinstance(
-        error, (RWTimeoutError, RWConnectionError, ServerError, InvalidResponseError)
-    )
+    return isinstance(error, (RWTimeoutError, RWConnectionError, ServerError, InvalidResponseError))
 
 
 def request_error(exc: httpx.RequestError, base_url: str, timeout: float) -> RateWatchError:
     """The exception for a request that got no (usable) answer."""
     if isinstance(exc, httpx.TimeoutException):
         return RWTimeoutError(
-            f"no answer from RateWatch at {base_url} within {timeout:g}s "
-            f"({type(exc).__name__})"
+            f"no answer from RateWatch at {base_url} within {timeout:g}s ({type(exc).__name__})"
         )
     if isinstance(exc, httpx.DecodingError):
         return InvalidResponseError(f"the answer from RateWatch could not be decoded: {exc}")

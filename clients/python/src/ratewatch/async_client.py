@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """The asynchronous client: the same methods as :class:`~ratewatch.RateWatch`, as
 coroutines. Runs on asyncio (and on trio, through anyio, as httpx does)."""
+
 from __future__ import annotations
 
 from types import TracebackType
@@ -52,7 +53,7 @@ class AsyncRateWatch(_Config):
             follow_redirects=False,
         )
 
-    # -- lifecycle ------------------------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------------------
 
     async def aclose(self) -> None:
         """Close the pooled connections. Idempotent; the client cannot be used after."""
@@ -76,7 +77,7 @@ class AsyncRateWatch(_Config):
     ) -> None:
         await self.aclose()
 
-    # -- transport ------------------------------------------------------------------------
+    # -- transport -------------------------------------------------------------------------
 
     async def _send(
         self, method: str, path: str, content: Optional[bytes] = None
@@ -108,7 +109,7 @@ class AsyncRateWatch(_Config):
             raise p.error_from_response(response)
         return response
 
-    # -- rate limiting ----------------------------------------------------------------------
+    # -- rate limiting ---------------------------------------------------------------------
 
     async def check(
         self,
@@ -152,11 +153,9 @@ class AsyncRateWatch(_Config):
             raise RateLimitExceeded(result)
         return result
 
-    # -- privacy ------------------------------------------------------------------------------
+    # -- privacy ---------------------------------------------------------------------------
 
-    async def delete_user_data(
-        self, user_id: str, reason: str = "user_request"
-    ) -> DeletionReceipt:
+    async def delete_user_data(self, user_id: str, reason: str = "user_request") -> DeletionReceipt:
         """See :meth:`ratewatch.RateWatch.delete_user_data`."""
         body = p.delete_body(user_id, reason)
         return p.parse_receipt(await self._call("POST", p.PRIVACY_DELETE_PATH, body))
@@ -166,7 +165,7 @@ class AsyncRateWatch(_Config):
         body = p.user_id_body(user_id)
         return p.parse_object(await self._call("POST", p.PRIVACY_SUMMARY_PATH, body))
 
-    # -- health ------------------------------------------------------------------------------
+    # -- health ----------------------------------------------------------------------------
 
     async def health(self) -> Dict[str, Any]:
         """See :meth:`ratewatch.RateWatch.health`."""

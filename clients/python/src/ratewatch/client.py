@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """The synchronous client."""
+
 from __future__ import annotations
 
 from types import TracebackType
@@ -26,9 +27,7 @@ class _Config:
         timeout: float,
         fail_open: bool,
     ) -> None:
-        self._api_key, self._base_url, self._timeout = p.resolve_config(
-            api_key, base_url, timeout
-        )
+        self._api_key, self._base_url, self._timeout = p.resolve_config(api_key, base_url, timeout)
         self._fail_open = bool(fail_open)
         self._outage = p.Outage()
 
@@ -111,7 +110,7 @@ class RateWatch(_Config):
             follow_redirects=False,
         )
 
-    # -- lifecycle ------------------------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the pooled connections. Idempotent; the client cannot be used after."""
@@ -132,7 +131,7 @@ class RateWatch(_Config):
     ) -> None:
         self.close()
 
-    # -- transport ------------------------------------------------------------------------
+    # -- transport -------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, content: Optional[bytes] = None) -> httpx.Response:
         if self._http.is_closed:
@@ -154,7 +153,7 @@ class RateWatch(_Config):
             raise p.error_from_response(response)
         return response
 
-    # -- rate limiting ----------------------------------------------------------------------
+    # -- rate limiting ---------------------------------------------------------------------
 
     def check(
         self,
@@ -221,7 +220,7 @@ class RateWatch(_Config):
             raise RateLimitExceeded(result)
         return result
 
-    # -- privacy ------------------------------------------------------------------------------
+    # -- privacy ---------------------------------------------------------------------------
 
     def delete_user_data(self, user_id: str, reason: str = "user_request") -> DeletionReceipt:
         """Erase every counter recorded with this `user_id` (a data-subject erasure
@@ -236,7 +235,7 @@ class RateWatch(_Config):
         body = p.user_id_body(user_id)
         return p.parse_object(self._call("POST", p.PRIVACY_SUMMARY_PATH, body))
 
-    # -- health ------------------------------------------------------------------------------
+    # -- health ----------------------------------------------------------------------------
 
     def health(self) -> Dict[str, Any]:
         """GET /health: ``{"status": "ok", "timestamp": ..., "version": ...}``; raises if

@@ -5,6 +5,7 @@ A denial is not an exception: :meth:`RateWatch.check` returns a result with
 ``allowed=False``. Only :meth:`RateWatch.check_with_exceptions` turns a denial into
 :class:`RateLimitExceeded`.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -27,9 +28,7 @@ __all__ = [
 ]
 
 
-def _rebuild(
-    cls: Type[RateWatchError], message: str, state: Dict[str, Any]
-) -> RateWatchError:
+def _rebuild(cls: Type[RateWatchError], message: str, state: Dict[str, Any]) -> RateWatchError:
     err = cls.__new__(cls, message)
     RateWatchError.__init__(err, message)
     err.__dict__.update(state)
@@ -139,9 +138,7 @@ class RateLimitExceeded(RateWatchError):
         if result.retry_after is None:
             message = f"rate limit exceeded (limit {result.limit}); the cost can never fit"
         else:
-            message = (
-                f"rate limit exceeded (limit {result.limit}); retry in {result.retry_after}s"
-            )
+            message = f"rate limit exceeded (limit {result.limit}); retry in {result.retry_after}s"
         super().__init__(message, request_id=result.request_id)
         self.result = result
         self.retry_after = result.retry_after

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """The values the client returns."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
