@@ -87,6 +87,20 @@ def main():
         for v, k in rows[:top]:
             print(f"  {v:9.0f}  {100 * v / per:5.1f}%  {short(k)}")
 
+    # Own instructions summed by the file they are in: the program or a shared library.
+    by_object = {}
+    for v, k in per_request(out_dir, "ratewatch", requests, "self"):
+        m = re.search(r"\[(.+)\]$", k)
+        # Lines without an object are inlined parts that glibc's debug data names by file.
+        obj = os.path.basename(m.group(1)) if m else (
+            "libc.so.6" if k.startswith("./") else "(unknown)")
+        by_object[obj] = by_object.get(obj, 0) + v
+    rows = sorted(((v, k) for k, v in by_object.items()), reverse=True)
+    result["ratewatch"]["by_object"] = {k: v for v, k in rows}
+    print("\nRateWatch, own instructions per check by program or library:")
+    for v, k in rows[:8]:
+        print(f"  {v:9.0f}  {100 * v / per:5.1f}%  {k}")
+
     with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
         f.write("\n")

@@ -33,6 +33,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 export RATEWATCH_BIN=$PWD/$BUILD_SAN/ratewatch
 
 step "format" scripts/format-check.sh
+step "build (release)" make --no-print-directory build
 step "build (ASan+UBSan)" make --no-print-directory build-san
 step "unit tests" ctest --test-dir "$BUILD_SAN" --output-on-failure
 step "python environment" python_env

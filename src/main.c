@@ -39,8 +39,8 @@ static void configure_logging(const config_t *config)
     log_level_t level = LOG_LEVEL_INFO;
 
     log_level_parse(config->log_level, &level);
-    log_configure(level, strcmp(config->log_format, "text") == 0 ? LOG_FORMAT_TEXT
-                                                                 : LOG_FORMAT_JSON);
+    log_configure(level,
+                  strcmp(config->log_format, "text") == 0 ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON);
 }
 
 /* Development mode says so loudly and hands out a key that works at once. */
@@ -97,8 +97,8 @@ static int run_server(const config_t *config)
 
     config_describe(config, described, sizeof(described));
     LOG_AT(LOG_LEVEL_INFO, NULL, described, "ratewatch %s listening on %s port %u%s, %zu workers",
-           RATEWATCH_VERSION, config->bind, (unsigned)config->port,
-           server.ssl_ctx ? " (TLS)" : "", server.nworkers);
+           RATEWATCH_VERSION, config->bind, (unsigned)config->port, server.ssl_ctx ? " (TLS)" : "",
+           server.nworkers);
     announce_development(config, &keys, development_secret);
 
     pthread_create(&signal_thread, NULL, signal_main, &set);

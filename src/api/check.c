@@ -87,8 +87,8 @@ static void add_ratelimit_headers(h2o_req_t *req, const pending_check_t *p,
     }
 }
 
-static void respond_decision(api_request_t *ar, const pending_check_t *p,
-                             const limiter_result_t *r, int degraded)
+static void respond_decision(api_request_t *ar, const pending_check_t *p, const limiter_result_t *r,
+                             int degraded)
 {
     char body[256];
     buf_t b = buf_init(body, sizeof(body));
@@ -146,9 +146,8 @@ static void on_store_answer(void *data, store_status_t status, const limiter_res
     case STORE_UNAVAILABLE:
         if (ar->worker->server->fail_open) {
             /* Nothing was counted: the answer says so rather than pretend to know. */
-            limiter_result_t open = {.allowed = true,
-                                     .remaining = p->req.limit,
-                                     .retry_after_ms = LIMITER_NO_RETRY};
+            limiter_result_t open = {
+                .allowed = true, .remaining = p->req.limit, .retry_after_ms = LIMITER_NO_RETRY};
             respond_decision(ar, p, &open, 1);
         } else {
             respond_error(ar, ERR_STORE_UNAVAILABLE, "the store is unavailable; retry shortly");
@@ -187,8 +186,8 @@ void api_check(api_request_t *ar)
     check.algorithm = parsed.algorithm;
     check.req = parsed.req;
     check.now_ms = clock_now_ms();
-    derive_counter_id(ar->tenant_key, parsed.algorithm, parsed.req.window_ms,
-                      parsed.key, parsed.key_len, check.counter_id);
+    derive_counter_id(ar->tenant_key, parsed.algorithm, parsed.req.window_ms, parsed.key,
+                      parsed.key_len, check.counter_id);
     json_decref(doc);
 
     pending_check_t *p = rw_malloc(sizeof(*p));

@@ -28,7 +28,6 @@ int auth_keys_init(const config_t *config, derive_keys_t *keys);
 int auth_revocation_file(const config_t *config, char *out, size_t size);
 
 /* A key for `tenant` whose id is derived from the secret: the same every start. */
-void auth_development_key(const derive_keys_t *keys, const char *tenant, char *out,
-                          size_t size);
+void auth_development_key(const derive_keys_t *keys, const char *tenant, char *out, size_t size);
 
 #endif

@@ -16,9 +16,9 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define ID_BYTES       (APIKEY_ID_HEX / 2)
-#define GRACE_MS       10000
-#define WATCH_PERIOD_S 0
+#define ID_BYTES        (APIKEY_ID_HEX / 2)
+#define GRACE_MS        10000
+#define WATCH_PERIOD_S  0
 #define WATCH_PERIOD_NS 500000000L
 
 typedef struct set {

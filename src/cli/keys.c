@@ -79,8 +79,8 @@ static int cmd_issue(const config_t *config, const derive_keys_t *keys, int argc
         return 1;
     }
     printf("%s\n", key);
-    fprintf(stderr, "Issued a key for tenant %s (key id %.*s). It is shown only now; %s.\n",
-            tenant, APIKEY_ID_HEX, key + strlen(key) - APIKEY_MAC_HEX - 1 - APIKEY_ID_HEX,
+    fprintf(stderr, "Issued a key for tenant %s (key id %.*s). It is shown only now; %s.\n", tenant,
+            APIKEY_ID_HEX, key + strlen(key) - APIKEY_MAC_HEX - 1 - APIKEY_ID_HEX,
             config->api_key_secret[0] ? "it is valid wherever API_KEY_SECRET is the same"
                                       : "it is signed with the DEVELOPMENT secret");
     return 0;
@@ -146,8 +146,8 @@ static int cmd_inspect(const config_t *config, const derive_keys_t *keys, const 
         revoked |= strcmp(ids[i], parsed.key_id) == 0;
     free_ids(ids, count);
 
-    printf("tenant:  %s\nkey id:  %s\nvalid:   %s\nrevoked: %s\n", parsed.tenant,
-           parsed.key_id, status == APIKEY_VALID ? "yes" : "no (not issued under this secret)",
+    printf("tenant:  %s\nkey id:  %s\nvalid:   %s\nrevoked: %s\n", parsed.tenant, parsed.key_id,
+           status == APIKEY_VALID ? "yes" : "no (not issued under this secret)",
            revoked ? "yes" : "no");
     return status == APIKEY_VALID && !revoked ? 0 : 1;
 }

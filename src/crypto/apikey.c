@@ -56,8 +56,7 @@ static void apikey_mac(const derive_keys_t *keys, const char *tenant, size_t ten
     derive_hex(tag, sizeof(tag), out);
 }
 
-apikey_status_t apikey_verify(const derive_keys_t *keys, const char *key, size_t len,
-                              apikey_t *out)
+apikey_status_t apikey_verify(const derive_keys_t *keys, const char *key, size_t len, apikey_t *out)
 {
     char expected[APIKEY_MAC_HEX + 1];
 

@@ -14,13 +14,13 @@
 #define ERROR_CODES(X)                                                                             \
     X(INVALID_JSON, 400, "invalid_json")                                                           \
     X(INVALID_FIELD, 400, "invalid_field")                                                         \
-    X(UNAUTHORIZED, 401, "unauthorized")                                                  \
-    X(KEY_REVOKED, 401, "key_revoked")                                                    \
+    X(UNAUTHORIZED, 401, "unauthorized")                                                           \
+    X(KEY_REVOKED, 401, "key_revoked")                                                             \
     X(NOT_FOUND, 404, "not_found")                                                                 \
     X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")                                               \
     X(BODY_TOO_LARGE, 413, "body_too_large")                                                       \
-    X(UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type")                              \
-    X(HEADERS_TOO_LARGE, 431, "headers_too_large")                                       \
+    X(UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type")                                       \
+    X(HEADERS_TOO_LARGE, 431, "headers_too_large")                                                 \
     X(INTERNAL, 500, "internal")                                                                   \
     X(STORE_FULL, 503, "store_full")                                                               \
     X(STORE_UNAVAILABLE, 503, "store_unavailable")

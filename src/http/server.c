@@ -127,8 +127,8 @@ fail:
     return NULL;
 }
 
-int server_init(server_t *server, const config_t *config, const derive_keys_t *keys,
-                store_t *store, struct revocations *revocations)
+int server_init(server_t *server, const config_t *config, const derive_keys_t *keys, store_t *store,
+                struct revocations *revocations)
 {
     memset(server, 0, sizeof(*server));
     server->config = config;

@@ -69,8 +69,8 @@ struct server {
  * `config`, `store` and `revocations`; the caller frees them after server_dispose().
  * Returns 0, or -1 after logging why.
  */
-int server_init(server_t *server, const config_t *config, const derive_keys_t *keys,
-                store_t *store, struct revocations *revocations);
+int server_init(server_t *server, const config_t *config, const derive_keys_t *keys, store_t *store,
+                struct revocations *revocations);
 
 /* Runs the workers until server_stop(); returns when they have all finished. */
 void server_run(server_t *server);

@@ -36,11 +36,11 @@
 
 #include "lua_scripts.h"
 
-#define TICK_MS             50
-#define BACKOFF_MIN_MS      50
-#define BACKOFF_MAX_MS      2000
-#define REVOCATION_POLL_MS  500
-#define MAX_WORKERS         256
+#define TICK_MS            50
+#define BACKOFF_MIN_MS     50
+#define BACKOFF_MAX_MS     2000
+#define REVOCATION_POLL_MS 500
+#define MAX_WORKERS        256
 
 typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_UP } conn_state_t;
 
@@ -115,6 +115,8 @@ static void conn_flush(redis_worker_t *w);
 
 static void reachability_changed(redis_store_t *s)
 {
+    if (atomic_load(&s->stopping))
+        return;
     int up = atomic_load(&s->workers_up) == atomic_load(&s->workers_attached);
 
     if (atomic_exchange(&s->was_reachable, up) == up)
@@ -299,10 +301,9 @@ static void encode_check(redis_worker_t *w, const store_check_t *check, int with
     size_t lens[8];
 
     lens[3] = counter_key(check, key);
-    lens[4] = (size_t)snprintf(limit, sizeof(limit), "%llu",
-                               (unsigned long long)check->req.limit);
-    lens[5] = (size_t)snprintf(window, sizeof(window), "%llu",
-                               (unsigned long long)check->req.window_ms);
+    lens[4] = (size_t)snprintf(limit, sizeof(limit), "%llu", (unsigned long long)check->req.limit);
+    lens[5] =
+        (size_t)snprintf(window, sizeof(window), "%llu", (unsigned long long)check->req.window_ms);
     lens[6] = (size_t)snprintf(cost, sizeof(cost), "%llu", (unsigned long long)check->req.cost);
     argv[0] = with_body ? "EVAL" : "EVALSHA";
     lens[0] = strlen(argv[0]);
@@ -630,6 +631,7 @@ static void redis_worker_detach(store_worker_t *base)
 {
     redis_worker_t *w = (redis_worker_t *)base;
 
+    atomic_store(&w->store->stopping, 1);
     h2o_timeout_unlink(&w->tick_entry);
     conn_fail(w, "shutting down");
     atomic_fetch_sub(&w->store->workers_attached, 1);

@@ -7,8 +7,9 @@
 
 static int fail(char *err, size_t size, const char *why)
 {
-    snprintf(err, size, "REDIS_URL: %s (expected redis://[user:password@]host:port[/db] or "
-                        "unix:///path/to.sock[?db=N])",
+    snprintf(err, size,
+             "REDIS_URL: %s (expected redis://[user:password@]host:port[/db] or "
+             "unix:///path/to.sock[?db=N])",
              why);
     return -1;
 }
@@ -49,8 +50,7 @@ static int parse_userinfo(const char **p, const char *end, redis_url_t *out)
     if (colon == NULL)
         return -1;
     if (copy_part(out->user, sizeof(out->user), *p, (size_t)(colon - *p)) != 0 ||
-        copy_part(out->password, sizeof(out->password), colon + 1, (size_t)(at - colon - 1)) !=
-            0)
+        copy_part(out->password, sizeof(out->password), colon + 1, (size_t)(at - colon - 1)) != 0)
         return -1;
     *p = at + 1;
     return 0;
@@ -89,8 +89,8 @@ int redis_url_parse(const char *url, redis_url_t *out, char *err, size_t err_siz
     const char *host_end;
     if (*p == '[') {
         host_end = memchr(p, ']', (size_t)(end - p));
-        if (host_end == NULL || copy_part(out->host, sizeof(out->host), p + 1,
-                                          (size_t)(host_end - p - 1)) != 0)
+        if (host_end == NULL ||
+            copy_part(out->host, sizeof(out->host), p + 1, (size_t)(host_end - p - 1)) != 0)
             return fail(err, err_size, "malformed IPv6 address");
         host_end++;
     } else {

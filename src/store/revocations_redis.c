@@ -65,8 +65,8 @@ int revocations_redis_add(const config_t *config, const char *key_id)
     if (c == NULL)
         return -1;
     /* One script so that the set and the version change together. */
-    r = redisCommand(c,
-                     "EVAL %s 2 %s %s %s", "redis.call('SADD', KEYS[1], ARGV[1]) "
+    r = redisCommand(c, "EVAL %s 2 %s %s %s",
+                     "redis.call('SADD', KEYS[1], ARGV[1]) "
                      "return redis.call('INCR', KEYS[2])",
                      REVOCATIONS_REDIS_SET, REVOCATIONS_REDIS_VERSION, key_id);
     if (r != NULL && r->type == REDIS_REPLY_INTEGER)

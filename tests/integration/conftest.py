@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("RATEWATCH_BIN", str(ROOT / "build-san" / "ratewatch"))
+# The release build, for the few tests that preload libraries ASan will not share a process with.
+RELEASE_BIN = os.environ.get("RATEWATCH_RELEASE_BIN", str(ROOT / "build" / "ratewatch"))
 os.environ.setdefault("LSAN_OPTIONS", f"suppressions={ROOT / 'tests' / 'lsan.supp'}")
 os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:exitcode=66")
 
@@ -27,6 +29,8 @@ def issue_key(tenant="test", env=None):
     e = dict(os.environ)
     e.update({"API_KEY_SECRET": TEST_SECRET})
     e.update(env or {})
+    for preloaded in ("LD_PRELOAD", "FAKETIME"):
+        e.pop(preloaded, None)
     out = subprocess.run([BIN, "keys", "issue", "--tenant", tenant], env=e, capture_output=True,
                          text=True, timeout=30, check=True)
     return out.stdout.splitlines()[0]
@@ -41,7 +45,8 @@ def free_port():
 class RateWatch:
     """A running ratewatch process."""
 
-    def __init__(self, env=None, args=(), workers=2, tmp_path=None, wait=True, tenant="test"):
+    def __init__(self, env=None, args=(), workers=2, tmp_path=None, wait=True, tenant="test",
+                 binary=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = dict(os.environ)
@@ -51,7 +56,7 @@ class RateWatch:
         self.api_key = issue_key(tenant, self.env) if tenant else None
         self.log_path = (tmp_path or Path("/tmp")) / f"ratewatch-{self.port}.log"
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([BIN, *args], env=self.env, stdout=self.log,
+        self.proc = subprocess.Popen([binary or BIN, *args], env=self.env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         headers = {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         self.client = httpx.Client(base_url=self.url, timeout=10, headers=headers)
@@ -130,3 +135,47 @@ def log_records(text):
         if line.startswith("{"):
             out.append(json.loads(line))
     return out
+
+
+class RedisServer:
+    """A throwaway redis-server on a free loopback port, no persistence."""
+
+    def __init__(self, tmp_path, port=None):
+        self.port = port or free_port()
+        self.dir = tmp_path
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir), "--logfile", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+        self.client = redis.Redis(port=self.port, socket_timeout=5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if self.client.ping():
+                    return
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()

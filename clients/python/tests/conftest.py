@@ -39,6 +39,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, get SIGTERM if pytest dies without its
+    teardown (killed by a timeout), so that no server outlives the run."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: the fixture's teardown is the only stop
+        pass
+
+
 class Server:
     """A ratewatch process on a free loopback port."""
 
@@ -69,7 +80,11 @@ class Server:
         self.log_path = log_dir / f"ratewatch-{self.port}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [self.bin], env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+            [self.bin],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         self._wait_healthy(15.0)
 

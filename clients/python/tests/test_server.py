@@ -105,6 +105,15 @@ def test_server_side_validation_is_a_validation_error(client: RateWatch, key: st
     assert info.value.request_id
 
 
+def test_one_client_shared_by_threads(client: RateWatch, key: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: client.check(key, 25, 60), range(40)))
+    assert sum(r.allowed for r in results) == 25
+    assert sorted(r.remaining for r in results if r.allowed) == list(range(25))
+
+
 def test_sequential_checks_keep_one_connection(server: Server, api_key: str, key: str) -> None:
     opened = []
 

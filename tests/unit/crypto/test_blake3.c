@@ -48,7 +48,8 @@ int main(int argc, char **argv)
     const char *key = json_string_value(json_object_get(doc, "key"));
     const char *context = json_string_value(json_object_get(doc, "context_string"));
 
-    json_array_foreach(json_object_get(doc, "cases"), i, c) {
+    json_array_foreach(json_object_get(doc, "cases"), i, c)
+    {
         size_t len = (size_t)json_integer_value(json_object_get(c, "input_len"));
         uint8_t *input = malloc(len ? len : 1);
         blake3_hasher h;

@@ -19,8 +19,8 @@ __all__ = ["AsyncRateWatch"]
 
 
 class AsyncRateWatch(_Config):
-    """The asynchronous client. Create it once (inside or outside the event loop), share
-    it between tasks, and close it with ``await client.aclose()`` or ``async with``.
+    """The asynchronous client. Create one per event loop, share it between that loop's
+    tasks, and close it with ``await client.aclose()`` or ``async with``.
 
     Takes the same arguments as :class:`~ratewatch.RateWatch` (``transport`` is an
     ``httpx.AsyncBaseTransport``). Here ``timeout`` bounds each whole call: a call that has
