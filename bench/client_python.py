@@ -207,6 +207,12 @@ def main() -> int:
     if not args.api_key:
         print("note: no API key given (--api-key / RATEWATCH_API_KEY)", file=sys.stderr)
 
+    try:
+        httpx.get(args.url + "/health", timeout=5).raise_for_status()
+    except httpx.HTTPError as e:
+        print(f"no healthy RateWatch server at {args.url}: {e}", file=sys.stderr)
+        return 2
+
     per_round = max(1, args.iterations // args.rounds)
     budget = Budget(args.max_seconds)
     results = []

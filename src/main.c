@@ -86,7 +86,7 @@ static int run_server(const config_t *config)
             goto out;
         }
     } else {
-        store = store_memory_create(config->max_keys);
+        store = store_memory_create(config->max_keys, config->data_dir);
         if (auth_revocation_file(config, path, sizeof(path)) == 0 &&
             revocations_watch_file(revocations, path) != 0)
             goto out;

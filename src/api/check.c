@@ -9,6 +9,7 @@
 
 #include "api/check_request.h"
 #include "api/handlers.h"
+#include "http/pending.h"
 #include "http/respond.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -16,38 +17,10 @@
 #include "util/log.h"
 
 typedef struct {
-    api_request_t *ar; /* NULL once the request has been disposed of */
+    pending_t base;
     limiter_algorithm_t algorithm;
     limiter_request_t req;
-    int refs;
 } pending_check_t;
-
-static void pending_release(pending_check_t *p)
-{
-    if (--p->refs == 0)
-        free(p);
-}
-
-static void on_request_dispose(void *slot)
-{
-    pending_check_t *p = *(pending_check_t **)slot;
-
-    p->ar = NULL;
-    pending_release(p);
-}
-
-static int content_type_is_json(h2o_req_t *req)
-{
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-
-    if (i < 0)
-        return 0;
-    h2o_iovec_t v = req->headers.entries[i].value;
-    size_t n = 0;
-    while (n < v.len && v.base[n] != ';' && v.base[n] != ' ' && v.base[n] != '\t')
-        n++;
-    return h2o_lcstris(v.base, n, H2O_STRLIT("application/json"));
-}
 
 static void add_header(h2o_req_t *req, const char *name, size_t name_len, buf_t *value)
 {
@@ -130,7 +103,7 @@ static void respond_decision(api_request_t *ar, const pending_check_t *p, const 
 static void on_store_answer(void *data, store_status_t status, const limiter_result_t *result)
 {
     pending_check_t *p = data;
-    api_request_t *ar = p->ar;
+    api_request_t *ar = p->base.ar;
 
     if (ar == NULL)
         goto out;
@@ -156,7 +129,7 @@ static void on_store_answer(void *data, store_status_t status, const limiter_res
     }
 
 out:
-    pending_release(p);
+    pending_finish(&p->base);
 }
 
 void api_check(api_request_t *ar)
@@ -166,7 +139,7 @@ void api_check(api_request_t *ar)
     api_error_t err;
     store_check_t check;
 
-    if (!content_type_is_json(req)) {
+    if (!respond_request_is_json(req)) {
         respond_error(ar, ERR_UNSUPPORTED_MEDIA_TYPE, "send the body as application/json");
         return;
     }
@@ -186,17 +159,20 @@ void api_check(api_request_t *ar)
     check.algorithm = parsed.algorithm;
     check.req = parsed.req;
     check.now_ms = clock_now_ms();
+    derive_subject_id(ar->tenant_key, parsed.key, parsed.key_len, check.subjects[0]);
+    check.nsubjects = 1;
+    if (parsed.user_id != NULL && (parsed.user_id_len != parsed.key_len ||
+                                   memcmp(parsed.user_id, parsed.key, parsed.key_len) != 0)) {
+        derive_subject_id(ar->tenant_key, parsed.user_id, parsed.user_id_len, check.subjects[1]);
+        check.nsubjects = 2;
+    }
     derive_counter_id(ar->tenant_key, parsed.algorithm, parsed.req.window_ms, parsed.key,
                       parsed.key_len, check.counter_id);
     json_decref(doc);
 
-    pending_check_t *p = rw_malloc(sizeof(*p));
-    p->ar = ar;
+    pending_check_t *p = pending_new(ar, sizeof(*p));
     p->algorithm = check.algorithm;
     p->req = check.req;
-    p->refs = 2;
-    pending_check_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_request_dispose);
-    *slot = p;
 
     store_check(ar->worker->store, &check, on_store_answer, p);
 }

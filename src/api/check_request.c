@@ -11,7 +11,8 @@ enum {
     SEEN_WINDOW = 4,
     SEEN_WINDOW_MS = 8,
     SEEN_COST = 16,
-    SEEN_ALGORITHM = 32
+    SEEN_ALGORITHM = 32,
+    SEEN_USER_ID = 64
 };
 
 static json_t *fail(api_error_t *err, json_t *doc, error_code_t code, const char *fmt, ...)
@@ -99,6 +100,14 @@ json_t *check_request_parse(const char *body, size_t len, check_request_t *out, 
                 return fail(err, doc, ERR_INVALID_FIELD,
                             "cost must be an integer from 0 to 1000000000");
             seen |= SEEN_COST;
+        } else if (strcmp(name, "user_id") == 0) {
+            if (!json_is_string(value) ||
+                !api_identifier_ok(json_string_value(value), json_string_length(value)))
+                return fail(err, doc, ERR_INVALID_FIELD,
+                            "user_id must be a string of 1 to 512 bytes of UTF-8 without NUL");
+            out->user_id = json_string_value(value);
+            out->user_id_len = json_string_length(value);
+            seen |= SEEN_USER_ID;
         } else if (strcmp(name, "algorithm") == 0) {
             if (!json_is_string(value) ||
                 limiter_algorithm_parse(json_string_value(value), &out->algorithm) != 0)
@@ -112,7 +121,7 @@ json_t *check_request_parse(const char *body, size_t len, check_request_t *out, 
             shown[n] = '\0';
             return fail(err, doc, ERR_INVALID_FIELD,
                         "unknown field '%s'; allowed: key, limit, window, window_ms, cost, "
-                        "algorithm",
+                        "algorithm, user_id",
                         shown);
         }
     }

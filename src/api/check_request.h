@@ -25,6 +25,8 @@ typedef struct {
 typedef struct {
     const char *key; /* points into the parsed document */
     size_t key_len;
+    const char *user_id; /* NULL when absent */
+    size_t user_id_len;
     limiter_algorithm_t algorithm;
     limiter_request_t req;
 } check_request_t;

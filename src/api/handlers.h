@@ -9,6 +9,9 @@
 #include "http/server.h"
 
 void api_check(api_request_t *ar);
+void api_privacy_delete(api_request_t *ar);
+void api_privacy_summary(api_request_t *ar);
+void api_privacy_audit(api_request_t *ar);
 void api_health(api_request_t *ar);
 void api_health_detailed(api_request_t *ar);
 void api_health_ready(api_request_t *ar);

@@ -20,6 +20,9 @@ typedef struct {
 
 static const route_t routes[] = {
     {"/v1/check", METHOD_POST, "POST", 1, api_check},
+    {"/v1/privacy/delete", METHOD_POST, "POST", 1, api_privacy_delete},
+    {"/v1/privacy/summary", METHOD_GET | METHOD_POST, "GET, POST", 1, api_privacy_summary},
+    {"/v1/privacy/audit", METHOD_GET, "GET", 1, api_privacy_audit},
     {"/health", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health},
     {"/health/detailed", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health_detailed},
     {"/health/ready", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health_ready},

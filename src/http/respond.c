@@ -48,6 +48,19 @@ static const char *reason_phrase(int status)
     h2o_add_header_by_str(&(req)->pool, &(req)->res.headers, H2O_STRLIT(name), 0, NULL,            \
                           H2O_STRLIT(s))
 
+int respond_request_is_json(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+
+    if (i < 0)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    size_t n = 0;
+    while (n < v.len && v.base[n] != ';' && v.base[n] != ' ' && v.base[n] != '\t')
+        n++;
+    return h2o_lcstris(v.base, n, H2O_STRLIT("application/json"));
+}
+
 void respond_common_headers(api_request_t *ar)
 {
     h2o_req_t *req = ar->req;

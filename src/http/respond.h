@@ -32,6 +32,9 @@ typedef enum {
         ERR_COUNT
 } error_code_t;
 
+/* Whether the request says its body is application/json (parameters allowed). */
+int respond_request_is_json(h2o_req_t *req);
+
 /* Adds the headers every response carries: request id and security headers. */
 void respond_common_headers(api_request_t *ar);
 

@@ -56,6 +56,9 @@ struct redis_cmd {
     redis_worker_t *worker;
     redis_reply_cb on_reply;
     store_check_cb cb;
+    store_erase_cb erase_cb;
+    store_summary_cb summary_cb;
+    store_audit_cb audit_cb;
     void *data;
     store_check_t check; /* kept to resend as EVAL after NOSCRIPT */
     int retried;
@@ -278,46 +281,71 @@ static void hex(const uint8_t *bytes, size_t n, char *out)
     }
 }
 
-/* rw:{<tenant tag>}:c:<counter id>: the hash tag keeps a tenant's keys in one slot. */
-static size_t counter_key(const store_check_t *check, char *out)
+/*
+ * rw:{<tenant tag>}:<kind>:<id>, kind c for a counter, s for a subject's index, a for the
+ * audit stream. The hash tag keeps a tenant's keys in one cluster slot, so every script
+ * touches one slot only. `id` may be NULL (the bare prefix, up to the kind's colon).
+ */
+static size_t store_key(const uint8_t *tag, char kind, const uint8_t *id, char *out)
 {
     size_t n = 0;
 
     memcpy(out, "rw:{", 4);
     n += 4;
-    hex(check->tenant_tag, DERIVE_TAG_LEN, out + n);
+    hex(tag, DERIVE_TAG_LEN, out + n);
     n += 2 * DERIVE_TAG_LEN;
-    memcpy(out + n, "}:c:", 4);
-    n += 4;
-    hex(check->counter_id, DERIVE_ID_LEN, out + n);
-    n += 2 * DERIVE_ID_LEN;
+    out[n++] = '}';
+    out[n++] = ':';
+    out[n++] = kind;
+    out[n++] = ':';
+    if (id != NULL) {
+        hex(id, DERIVE_ID_LEN, out + n);
+        n += 2 * DERIVE_ID_LEN;
+    }
+    out[n] = '\0';
     return n;
 }
 
+#define KEY_MAX 64
+
 static void encode_check(redis_worker_t *w, const store_check_t *check, int with_body)
 {
-    char key[64], limit[24], window[24], cost[24];
-    const char *argv[8];
-    size_t lens[8];
+    char key[KEY_MAX], index[STORE_MAX_SUBJECTS][KEY_MAX], limit[24], window[24], cost[24];
+    char member[80], numkeys[4];
+    const char *argv[8 + STORE_MAX_SUBJECTS];
+    size_t lens[8 + STORE_MAX_SUBJECTS];
+    unsigned nsub = check->nsubjects, a = 4 + nsub;
 
-    lens[3] = counter_key(check, key);
-    lens[4] = (size_t)snprintf(limit, sizeof(limit), "%llu", (unsigned long long)check->req.limit);
-    lens[5] =
-        (size_t)snprintf(window, sizeof(window), "%llu", (unsigned long long)check->req.window_ms);
-    lens[6] = (size_t)snprintf(cost, sizeof(cost), "%llu", (unsigned long long)check->req.cost);
     argv[0] = with_body ? "EVAL" : "EVALSHA";
     lens[0] = strlen(argv[0]);
     argv[1] = with_body ? SLIDING_WINDOW_LUA : w->store->sha;
     lens[1] = with_body ? strlen(SLIDING_WINDOW_LUA) : 40;
-    argv[2] = "1";
-    lens[2] = 1;
+    argv[2] = numkeys;
+    lens[2] = (size_t)snprintf(numkeys, sizeof(numkeys), "%u", 1 + nsub);
     argv[3] = key;
-    argv[4] = limit;
-    argv[5] = window;
-    argv[6] = cost;
-    argv[7] = ""; /* no time from the caller: the script asks Redis */
-    lens[7] = 0;
-    out_command(&w->out, 8, argv, lens);
+    lens[3] = store_key(check->tenant_tag, 'c', check->counter_id, key);
+    for (unsigned i = 0; i < nsub; i++) {
+        argv[4 + i] = index[i];
+        lens[4 + i] = store_key(check->tenant_tag, 's', check->subjects[i], index[i]);
+    }
+
+    argv[a] = limit;
+    lens[a] = (size_t)snprintf(limit, sizeof(limit), "%llu", (unsigned long long)check->req.limit);
+    argv[a + 1] = window;
+    lens[a + 1] =
+        (size_t)snprintf(window, sizeof(window), "%llu", (unsigned long long)check->req.window_ms);
+    argv[a + 2] = cost;
+    lens[a + 2] = (size_t)snprintf(cost, sizeof(cost), "%llu", (unsigned long long)check->req.cost);
+    argv[a + 3] = ""; /* no time from the caller: the script asks Redis */
+    lens[a + 3] = 0;
+
+    /* The index member names the algorithm and window, for the privacy summary. */
+    size_t m = (size_t)snprintf(member, sizeof(member), "%u:%llu:", (unsigned)check->algorithm,
+                                (unsigned long long)check->req.window_ms);
+    hex(check->counter_id, DERIVE_ID_LEN, member + m);
+    argv[a + 4] = member;
+    lens[a + 4] = m + 2 * DERIVE_ID_LEN;
+    out_command(&w->out, (int)(a + 5), argv, lens);
 }
 
 static int integer_at(const redisReply *r, size_t i, long long *out)
@@ -384,6 +412,196 @@ static void redis_check(store_worker_t *base, const store_check_t *check, store_
     encode_check(w, check, 0);
     cmd_enqueue(w, cmd);
     conn_flush(w);
+}
+
+/* --- privacy --------------------------------------------------------------------------- */
+
+static void send_argv(redis_worker_t *w, redis_cmd_t *cmd, int argc, const char **argv)
+{
+    size_t lens[24];
+
+    for (int i = 0; i < argc && i < 24; i++)
+        lens[i] = strlen(argv[i]);
+    out_command(&w->out, argc, argv, lens);
+    cmd_enqueue(w, cmd);
+    conn_flush(w);
+}
+
+static void on_erase_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *reply)
+{
+    (void)w;
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        cmd->erase_cb(cmd->data, STORE_UNAVAILABLE, 0);
+        return;
+    }
+    cmd->erase_cb(cmd->data, STORE_OK, (uint64_t)reply->integer);
+}
+
+static void redis_erase(store_worker_t *base, const store_subject_t *subject, store_erase_cb cb,
+                        void *data)
+{
+    redis_worker_t *w = (redis_worker_t *)base;
+    char index[KEY_MAX], prefix[KEY_MAX];
+
+    if (w->state != CONN_UP) {
+        cb(data, STORE_UNAVAILABLE, 0);
+        return;
+    }
+    store_key(subject->tenant_tag, 's', subject->subject_id, index);
+    store_key(subject->tenant_tag, 'c', NULL, prefix);
+    redis_cmd_t *cmd = cmd_new(w, on_erase_reply);
+    cmd->erase_cb = cb;
+    cmd->data = data;
+    const char *argv[] = {"EVAL", ERASE_LUA, "1", index, prefix};
+    send_argv(w, cmd, 5, argv);
+}
+
+static void on_summary_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *reply)
+{
+    store_counter_info_t items[STORE_SUMMARY_MAX];
+    size_t n = 0;
+
+    (void)w;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        cmd->summary_cb(cmd->data, STORE_UNAVAILABLE, NULL, 0);
+        return;
+    }
+    for (size_t i = 0; i + 2 < reply->elements && n < STORE_SUMMARY_MAX; i += 3) {
+        long long algorithm, window, ttl;
+        if (integer_at(reply, i, &algorithm) || integer_at(reply, i + 1, &window) ||
+            integer_at(reply, i + 2, &ttl))
+            break;
+        items[n].algorithm = (limiter_algorithm_t)algorithm;
+        items[n].window_ms = (uint64_t)window;
+        items[n].expires_in_ms = (uint64_t)ttl;
+        n++;
+    }
+    cmd->summary_cb(cmd->data, STORE_OK, items, n);
+}
+
+static void redis_summary(store_worker_t *base, const store_subject_t *subject, store_summary_cb cb,
+                          void *data)
+{
+    redis_worker_t *w = (redis_worker_t *)base;
+    char index[KEY_MAX], prefix[KEY_MAX], max[16];
+
+    if (w->state != CONN_UP) {
+        cb(data, STORE_UNAVAILABLE, NULL, 0);
+        return;
+    }
+    store_key(subject->tenant_tag, 's', subject->subject_id, index);
+    store_key(subject->tenant_tag, 'c', NULL, prefix);
+    snprintf(max, sizeof(max), "%d", STORE_SUMMARY_MAX);
+    redis_cmd_t *cmd = cmd_new(w, on_summary_reply);
+    cmd->summary_cb = cb;
+    cmd->data = data;
+    const char *argv[] = {"EVAL", SUMMARY_LUA, "1", index, prefix, max};
+    send_argv(w, cmd, 6, argv);
+}
+
+static void on_ignored_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *reply)
+{
+    (void)w;
+    (void)cmd;
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        LOG_WARN("redis: %s", reply->str);
+}
+
+/* The audit is a capped stream per tenant that expires when no record is added for the
+ * retention period; records older than that are skipped when listed. */
+static void redis_audit_append(store_worker_t *base, const uint8_t *tag,
+                               const store_audit_t *record)
+{
+    redis_worker_t *w = (redis_worker_t *)base;
+    char key[KEY_MAX], time_ms[24], count[24], cap[16], retention[24];
+
+    if (w->state != CONN_UP) {
+        LOG_WARN("redis: unavailable, an audit record of request %s was not stored",
+                 record->request_id);
+        return;
+    }
+    store_key(tag, 'a', NULL, key);
+    key[strlen(key) - 1] = '\0'; /* "rw:{tag}:a" */
+    snprintf(time_ms, sizeof(time_ms), "%llu", (unsigned long long)record->time_ms);
+    snprintf(count, sizeof(count), "%llu", (unsigned long long)record->count);
+    snprintf(cap, sizeof(cap), "%d", 10000);
+    snprintf(retention, sizeof(retention), "%llu", (unsigned long long)STORE_AUDIT_RETENTION_MS);
+    const char *xadd[] = {"XADD",       key,
+                          "MAXLEN",     "~",
+                          cap,          "*",
+                          "time_ms",    time_ms,
+                          "action",     record->action,
+                          "subject",    record->subject,
+                          "reason",     record->reason,
+                          "count",      count,
+                          "request_id", record->request_id};
+    send_argv(w, cmd_new(w, on_ignored_reply), 18, xadd);
+    const char *expire[] = {"PEXPIRE", key, retention};
+    send_argv(w, cmd_new(w, on_ignored_reply), 3, expire);
+}
+
+static const char *field(const redisReply *fields, const char *name)
+{
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        if (fields->element[i]->type == REDIS_REPLY_STRING &&
+            strcmp(fields->element[i]->str, name) == 0 &&
+            fields->element[i + 1]->type == REDIS_REPLY_STRING)
+            return fields->element[i + 1]->str;
+    }
+    return "";
+}
+
+static void on_audit_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *reply)
+{
+    uint64_t oldest = clock_now_ms() - STORE_AUDIT_RETENTION_MS;
+    size_t n = 0;
+
+    (void)w;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        cmd->audit_cb(cmd->data, STORE_UNAVAILABLE, NULL, 0);
+        return;
+    }
+    store_audit_t *out = rw_calloc(reply->elements ? reply->elements : 1, sizeof(*out));
+    /* XREVRANGE gives newest first; the answer lists oldest first. */
+    for (size_t i = reply->elements; i-- > 0;) {
+        const redisReply *entry = reply->element[i];
+        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+            entry->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        const redisReply *f = entry->element[1];
+        store_audit_t *r = &out[n];
+        r->time_ms = strtoull(field(f, "time_ms"), NULL, 10);
+        if (r->time_ms < oldest)
+            continue;
+        snprintf(r->action, sizeof(r->action), "%s", field(f, "action"));
+        snprintf(r->subject, sizeof(r->subject), "%s", field(f, "subject"));
+        snprintf(r->reason, sizeof(r->reason), "%s", field(f, "reason"));
+        snprintf(r->request_id, sizeof(r->request_id), "%s", field(f, "request_id"));
+        r->count = strtoull(field(f, "count"), NULL, 10);
+        n++;
+    }
+    cmd->audit_cb(cmd->data, STORE_OK, out, n);
+    free(out);
+}
+
+static void redis_audit_list(store_worker_t *base, const uint8_t *tag, store_audit_cb cb,
+                             void *data)
+{
+    redis_worker_t *w = (redis_worker_t *)base;
+    char key[KEY_MAX], max[16];
+
+    if (w->state != CONN_UP) {
+        cb(data, STORE_UNAVAILABLE, NULL, 0);
+        return;
+    }
+    store_key(tag, 'a', NULL, key);
+    key[strlen(key) - 1] = '\0';
+    snprintf(max, sizeof(max), "%d", STORE_AUDIT_MAX);
+    redis_cmd_t *cmd = cmd_new(w, on_audit_reply);
+    cmd->audit_cb = cb;
+    cmd->data = data;
+    const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", max};
+    send_argv(w, cmd, 6, argv);
 }
 
 /* --- connection setup and revocations -------------------------------------------------- */
@@ -673,6 +891,10 @@ static const struct store_ops redis_ops = {
     .worker_attach = redis_worker_attach,
     .worker_detach = redis_worker_detach,
     .check = redis_check,
+    .erase = redis_erase,
+    .summary = redis_summary,
+    .audit_append = redis_audit_append,
+    .audit_list = redis_audit_list,
     .stats = redis_stats,
     .destroy = redis_destroy,
 };

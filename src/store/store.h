@@ -27,9 +27,18 @@ typedef enum {
     STORE_UNAVAILABLE, /* unreachable or too slow: apply the fail mode, nothing is queued */
 } store_status_t;
 
+/* A counter belongs to the subject of its key, and to the user_id's when one is given. */
+#define STORE_MAX_SUBJECTS 2
+
+/* Bounds on what privacy answers list. */
+#define STORE_SUMMARY_MAX 1000
+#define STORE_AUDIT_MAX   1000
+
 typedef struct {
     uint8_t tenant_tag[DERIVE_TAG_LEN]; /* groups a tenant's keys (a Redis hash tag) */
     uint8_t counter_id[DERIVE_ID_LEN];
+    uint8_t subjects[STORE_MAX_SUBJECTS][DERIVE_ID_LEN];
+    unsigned nsubjects; /* 1, or 2 with a user_id other than the key */
     limiter_algorithm_t algorithm;
     limiter_request_t req;
     uint64_t now_ms; /* the service's clock; a store with a clock of its own ignores it */
@@ -41,7 +50,33 @@ typedef struct {
     int reachable;
 } store_stats_t;
 
+typedef struct {
+    uint8_t tenant_tag[DERIVE_TAG_LEN];
+    uint8_t subject_id[DERIVE_ID_LEN];
+} store_subject_t;
+
+typedef struct {
+    limiter_algorithm_t algorithm;
+    uint64_t window_ms;
+    uint64_t expires_in_ms;
+} store_counter_info_t;
+
+/* One privacy audit record: no personal data, only the subject's hash. */
+typedef struct {
+    uint64_t time_ms;
+    char action[16];
+    char subject[2 * DERIVE_ID_LEN + 1];
+    char reason[201];
+    uint64_t count;
+    char request_id[72];
+} store_audit_t;
+
 typedef void (*store_check_cb)(void *data, store_status_t status, const limiter_result_t *result);
+typedef void (*store_erase_cb)(void *data, store_status_t status, uint64_t erased);
+typedef void (*store_summary_cb)(void *data, store_status_t status,
+                                 const store_counter_info_t *items, size_t count);
+typedef void (*store_audit_cb)(void *data, store_status_t status, const store_audit_t *records,
+                               size_t count);
 
 typedef struct store store_t;
 typedef struct store_worker store_worker_t;
@@ -52,6 +87,18 @@ struct store_ops {
     void (*worker_detach)(store_worker_t *worker);
     void (*check)(store_worker_t *worker, const store_check_t *check, store_check_cb cb,
                   void *data);
+    /* Erases every counter of the subject, and the subject's index, at once. */
+    void (*erase)(store_worker_t *worker, const store_subject_t *subject, store_erase_cb cb,
+                  void *data);
+    /* Lists the live counters of the subject (at most STORE_SUMMARY_MAX). */
+    void (*summary)(store_worker_t *worker, const store_subject_t *subject, store_summary_cb cb,
+                    void *data);
+    /* Records an audit entry; it is kept for a bounded time and count. */
+    void (*audit_append)(store_worker_t *worker, const uint8_t tenant_tag[DERIVE_TAG_LEN],
+                         const store_audit_t *record);
+    /* The tenant's audit records, newest last (at most STORE_AUDIT_MAX). */
+    void (*audit_list)(store_worker_t *worker, const uint8_t tenant_tag[DERIVE_TAG_LEN],
+                       store_audit_cb cb, void *data);
     void (*stats)(store_t *store, store_stats_t *out);
     void (*destroy)(store_t *store);
 };
@@ -80,6 +127,32 @@ static inline void store_check(store_worker_t *worker, const store_check_t *chec
     worker->store->ops->check(worker, check, cb, data);
 }
 
+static inline void store_erase(store_worker_t *worker, const store_subject_t *subject,
+                               store_erase_cb cb, void *data)
+{
+    worker->store->ops->erase(worker, subject, cb, data);
+}
+
+static inline void store_summary(store_worker_t *worker, const store_subject_t *subject,
+                                 store_summary_cb cb, void *data)
+{
+    worker->store->ops->summary(worker, subject, cb, data);
+}
+
+static inline void store_audit_append(store_worker_t *worker,
+                                      const uint8_t tenant_tag[DERIVE_TAG_LEN],
+                                      const store_audit_t *record)
+{
+    worker->store->ops->audit_append(worker, tenant_tag, record);
+}
+
+static inline void store_audit_list(store_worker_t *worker,
+                                    const uint8_t tenant_tag[DERIVE_TAG_LEN], store_audit_cb cb,
+                                    void *data)
+{
+    worker->store->ops->audit_list(worker, tenant_tag, cb, data);
+}
+
 static inline void store_stats(store_t *store, store_stats_t *out)
 {
     store->ops->stats(store, out);
@@ -90,8 +163,14 @@ static inline void store_destroy(store_t *store)
     store->ops->destroy(store);
 }
 
-/* The embedded store. `max_keys` caps tracked counters; 0 means no cap. */
-store_t *store_memory_create(uint64_t max_keys);
+/*
+ * The embedded store. `max_keys` caps tracked counters; 0 means no cap. With `data_dir`
+ * (NULL or empty for none), the privacy audit is also kept in a JSON-lines file there.
+ */
+store_t *store_memory_create(uint64_t max_keys, const char *data_dir);
+
+/* How long privacy audit records are kept, on every store. */
+#define STORE_AUDIT_RETENTION_MS (30ULL * 24 * 3600 * 1000)
 
 /* Frees expired counters now, as the background sweeper would; returns how many. */
 uint64_t store_memory_sweep(store_t *store, uint64_t now_ms);

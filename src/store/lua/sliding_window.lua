@@ -4,8 +4,11 @@
 -- to one answer).
 --
 -- KEYS[1]  the counter: a string "<window start>:<prev>:<cur>", milliseconds and units
--- ARGV     limit, window_ms, cost, and now_ms for tests only (the service sends "", and the
---          time is Redis's own, so instances with skewed clocks agree)
+-- KEYS[2..] the indexes of the data subjects the counter belongs to: sorted sets of
+--          "<algorithm>:<window_ms>:<counter id>" scored by when each counter expires
+-- ARGV     limit, window_ms, cost, now_ms for tests only (the service sends "", and the
+--          time is Redis's own, so instances with skewed clocks agree), and the counter's
+--          index member
 -- Returns  {allowed (0|1), remaining, reset_in_ms, retry_after_ms (-1: none)}
 --
 -- Lua numbers are doubles, exact only below 2^53, while the products compared here reach
@@ -110,6 +113,15 @@ end
 
 if allowed and cost > 0 then
   redis.call('SET', KEYS[1], string.format('%d:%d:%d', start, p, c), 'PX', reset)
+  -- Each subject's index lists the counter until it expires, and lives no longer than
+  -- the last counter it lists; members past their expiry are trimmed on the way.
+  for i = 2, #KEYS do
+    redis.call('ZADD', KEYS[i], now + reset, ARGV[5])
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+    if redis.call('PTTL', KEYS[i]) < reset then
+      redis.call('PEXPIRE', KEYS[i], reset)
+    end
+  end
 end
 
 return {allowed and 1 or 0, remaining, reset, retry}

@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+# Builds the Dockerfile for real on this machine and tries the image, with no Docker engine:
+#
+#   1. a Debian 12 root from `debootstrap --variant=minbase bookworm`, through the mirror that
+#      apt is configured with, kept in build/docker-base between runs;
+#   2. `podman import`ed as debian:bookworm-slim (skipped while the cached import is there);
+#   3. `podman build --isolation chroot --pull=never` of the unchanged Dockerfile;
+#   4. the image mounted with `podman image mount`, and its binary run with `chroot` (running
+#      containers fails here on cgroups and rlimits) as the image's user, with the image's
+#      environment, on a free loopback port in production mode: /health, the image's own
+#      HEALTHCHECK command, a real /v1/check with a key issued by the image's binary, SIGTERM.
+#
+# Exits non-zero on any failure; stops what it started and unmounts what it mounted; every
+# step is bounded in time, and so is the whole run (DOCKER_TEST_TIMEOUT_S, 2700 s).
+#
+#   DOCKER_TEST_CACHE     where the base root is kept        (build/docker-base)
+#   DOCKER_TEST_IMAGE     the image it builds                (localhost/ratewatch:docker-test)
+#   DOCKER_TEST_NO_CACHE  1: build without podman's layer cache
+#   DOCKER_TEST_REFRESH   1: debootstrap the base root again
+#   DEBIAN_MIRROR         the mirror to debootstrap from     (from apt's sources)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+# The whole run is bounded: the script runs itself under timeout(1), and every step has a
+# bound of its own; on the signal the EXIT trap below still cleans up. (--foreground keeps
+# everything in the terminal's process group, so Ctrl-C reaches it too.)
+LIMIT_S=${DOCKER_TEST_TIMEOUT_S:-2700}
+if [ -z "${_DOCKER_TEST_BOUNDED:-}" ]; then
+    export _DOCKER_TEST_BOUNDED=1
+    exec timeout --foreground --kill-after=60 "$LIMIT_S" "$0" "$@"
+fi
+
+CACHE=${DOCKER_TEST_CACHE:-$ROOT/build/docker-base}
+IMAGE=${DOCKER_TEST_IMAGE:-localhost/ratewatch:docker-test}
+BASE_NAME=debian:bookworm-slim           # what the Dockerfile says FROM
+BASE_REF=localhost/$BASE_NAME            # what podman calls an image imported under that name
+SECRET="docker-test-secret-$(date +%s)-0123456789abcdef"
+START=$(date +%s)
+
+log() { printf '[docker-test %4ss] %s\n' "$(($(date +%s) - START))" "$*"; }
+die() { log "FAILED: $*"; exit 1; }
+
+WORK=$(mktemp -d /tmp/ratewatch-docker-test.XXXXXX)
+MOUNTED=""
+SERVER_PID=""
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ -n "$MOUNTED" ]; then
+        timeout --foreground -k 10 60 podman image unmount "$IMAGE" >/dev/null 2>&1 ||
+            log "warning: could not unmount $IMAGE"
+    fi
+    rm -rf "$WORK"
+    if [ "$rc" -eq 0 ]; then log "passed"; else log "failed (exit $rc)"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[ "$(id -u)" -eq 0 ] || die "run as root: debootstrap, podman image mount and chroot need it"
+
+# ---- tools ------------------------------------------------------------------------------
+need=()
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v podman >/dev/null || need+=(podman)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    timeout --foreground -k 10 300 apt-get update -qq
+    timeout --foreground -k 10 600 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# ---- the mirror apt is configured with --------------------------------------------------
+# The first URI that serves the suite (one-line .list entries and deb822 .sources stanzas).
+apt_uri_for() {
+    local suite=$1 f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        case $f in
+        *.sources)
+            awk -v suite="$suite" '
+                function flush() { if (deb && uri != "" && has) { print uri; found = 1; exit }
+                                   deb = 0; uri = ""; has = 0 }
+                /^[ \t]*$/ { flush(); next }
+                /^[ \t]*#/ { next }
+                tolower($1) == "types:"  { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+                tolower($1) == "uris:"   { uri = $2 }
+                tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == suite) has = 1 }
+                tolower($1) == "enabled:" && tolower($2) == "no" { deb = 0 }
+                END { if (!found) flush() }' "$f"
+            ;;
+        *)
+            awk -v suite="$suite" '
+                $1 == "deb" { i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+                              if ($(i + 1) == suite) { print $i; exit } }' "$f"
+            ;;
+        esac
+    done | head -n 1
+}
+MIRROR=${DEBIAN_MIRROR:-$(apt_uri_for bookworm)}
+SECURITY=${DEBIAN_SECURITY_MIRROR:-$(apt_uri_for bookworm-security)}
+[ -n "$MIRROR" ] || die "no apt source serves bookworm (set DEBIAN_MIRROR)"
+[ -n "$SECURITY" ] || SECURITY=${MIRROR%/debian}/debian-security
+log "mirror $MIRROR, security $SECURITY"
+
+# ---- the base root, kept between runs ---------------------------------------------------
+mkdir -p "$CACHE"
+TARBALL=$CACHE/bookworm-minbase.tar
+if [ "${DOCKER_TEST_REFRESH:-0}" = 1 ] || [ ! -s "$TARBALL" ]; then
+    log "debootstrap --variant=minbase bookworm (cold: a few minutes)"
+    rootfs=$WORK/rootfs
+    if ! timeout --foreground -k 10 1200 debootstrap --variant=minbase bookworm "$rootfs" "$MIRROR" \
+            >"$WORK/debootstrap.log" 2>&1; then
+        tail -n 30 "$WORK/debootstrap.log" || true
+        die "debootstrap failed (log above)"
+    fi
+    # Shape it like the slim image: apt sources in deb822 with updates and security, no
+    # documentation or locales, empty package lists and caches.
+    rm -f "$rootfs/etc/apt/sources.list"
+    cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $SECURITY
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    # This machine's apt may accept mirror snapshots past their Valid-Until; so does the base.
+    if apt-config dump 2>/dev/null | grep -q '^Acquire::Check-Valid-Until "false"'; then
+        echo 'Acquire::Check-Valid-Until "false";' >"$rootfs/etc/apt/apt.conf.d/99docker-test"
+    fi
+    cat >"$rootfs/etc/dpkg/dpkg.cfg.d/90docker-test-slim" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+EOF
+    find "$rootfs/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete 2>/dev/null || true
+    rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/var/log/*.log \
+           "$rootfs"/tmp/* "$rootfs"/debootstrap
+    : >"$rootfs/etc/resolv.conf"
+    tar --numeric-owner --xattrs -C "$rootfs" -cf "$TARBALL.tmp" .
+    rm -rf "$rootfs"
+    mv "$TARBALL.tmp" "$TARBALL"
+    rm -f "$CACHE/image-id"
+    log "base root cached in ${TARBALL#"$ROOT"/} ($(du -h "$TARBALL" | cut -f1))"
+else
+    log "base root from the cache (${TARBALL#"$ROOT"/})"
+fi
+
+# ---- import it as debian:bookworm-slim (once per cached root) ---------------------------
+current_id=$(podman image inspect --format '{{.Id}}' "$BASE_REF" 2>/dev/null || true)
+if [ -n "$current_id" ] && [ -s "$CACHE/image-id" ] && [ "$current_id" = "$(cat "$CACHE/image-id")" ]; then
+    log "base image $BASE_REF already imported (${current_id:0:12})"
+else
+    log "podman import as $BASE_NAME"
+    timeout --foreground -k 10 600 podman import --change 'CMD ["bash"]' "$TARBALL" "$BASE_NAME" >/dev/null
+    podman image inspect --format '{{.Id}}' "$BASE_REF" >"$CACHE/image-id" ||
+        die "podman import did not create $BASE_REF"
+fi
+
+# ---- build the unchanged Dockerfile -----------------------------------------------------
+old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
+build_args=(--isolation chroot --pull=never --format docker --layers -t "$IMAGE" -f Dockerfile)
+[ "${DOCKER_TEST_NO_CACHE:-0}" = 1 ] && build_args+=(--no-cache)
+log "podman build ${build_args[*]} ."
+if ! timeout --foreground -k 10 1800 podman build "${build_args[@]}" . >"$WORK/build.log" 2>&1; then
+    tail -n 40 "$WORK/build.log" || true
+    die "podman build failed (log above)"
+fi
+grep -E '^(STEP|COMMIT|--> Using cache)' "$WORK/build.log" | sed 's/^/    /' || true
+new_id=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+    podman rmi "$old_id" >/dev/null 2>&1 || true   # the previous run's image, now untagged
+fi
+log "built $IMAGE (${new_id:0:12}, $(podman image inspect --format '{{.Size}}' "$IMAGE" |
+    awk '{ printf "%.1f MB", $1 / 1e6 }'))"
+
+# ---- what the image says about itself ---------------------------------------------------
+inspect() { podman image inspect --format "$1" "$IMAGE"; }
+user=$(inspect '{{.Config.User}}')
+inspect '{{range .Config.Env}}{{println .}}{{end}}' | grep -v '^$' >"$WORK/image.env"
+[ -n "$user" ] && [ "${user%%:*}" != root ] && [ "${user%%:*}" != 0 ] ||
+    die "the image runs as '${user:-root}', not as a non-root user"
+inspect '{{json .Config.ExposedPorts}}' | grep -q '"8081/tcp"' || die "the image does not expose 8081"
+grep -qx 'RATEWATCH_ENV=production' "$WORK/image.env" || die "RATEWATCH_ENV=production is not set"
+if grep -q '^RATEWATCH_BIND=' "$WORK/image.env"; then die "the image sets RATEWATCH_BIND"; fi
+if grep -q '^API_KEY_SECRET=' "$WORK/image.env"; then die "the image bakes in API_KEY_SECRET"; fi
+healthcheck=$(inspect '{{if .Config.Healthcheck}}{{range .Config.Healthcheck.Test}}{{println .}}{{end}}{{end}}')
+[ "$(head -n 1 <<<"$healthcheck")" = CMD ] || die "no exec-form HEALTHCHECK in the image"
+mapfile -t hc_cmd < <(tail -n +2 <<<"$healthcheck" | grep -v '^$')
+entrypoint=$(inspect '{{range .Config.Entrypoint}}{{println .}}{{end}}' | head -n 1)
+log "user $user, entrypoint $entrypoint, healthcheck ${hc_cmd[*]}"
+
+MNT=$(timeout --foreground -k 10 120 podman image mount "$IMAGE")
+MOUNTED=1
+[ -x "$MNT$entrypoint" ] || die "$entrypoint is not in the image"
+name=${user%%:*}
+uid=$(awk -F: -v u="$name" '$1 == u || $3 == u { print $3; exit }' "$MNT/etc/passwd")
+gid=$(awk -F: -v u="$name" '$1 == u || $3 == u { print $4; exit }' "$MNT/etc/passwd")
+[ -n "$uid" ] && [ "$uid" != 0 ] || die "user $name is not in the image's /etc/passwd"
+if chroot "$MNT" /usr/bin/ldd "$entrypoint" | grep -q 'not found'; then
+    chroot "$MNT" /usr/bin/ldd "$entrypoint"
+    die "the runtime image lacks a library"
+fi
+for tool in gcc cc cmake make pkg-config; do
+    [ ! -e "$MNT/usr/bin/$tool" ] || die "build tool $tool is in the runtime image"
+done
+
+# A command of the image, run as its user with only the image's environment plus $extra.
+mapfile -t image_env <"$WORK/image.env"
+in_image_for() {
+    local limit=$1
+    shift
+    timeout --foreground -k 5 "$limit" \
+        env -i "${image_env[@]}" "${extra[@]}" chroot --userspec="$uid:$gid" "$MNT" "$@"
+}
+
+# ---- run it -----------------------------------------------------------------------------
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Production mode from the image; the test binds loopback only (the image leaves the bind
+# unset, which is 0.0.0.0) and pins the worker count (no /sys in the chroot).
+extra=("API_KEY_SECRET=$SECRET" "PORT=$PORT" "RATEWATCH_BIND=127.0.0.1" "RATEWATCH_WORKERS=2"
+       "RATEWATCH_SHUTDOWN_TIMEOUT_S=5")
+
+KEY=$(in_image_for 30 "$entrypoint" keys issue --tenant docker | head -n 1)
+case $KEY in rw_*) log "key issued by the image's binary: ${KEY:0:20}..." ;;
+*) die "keys issue gave '$KEY'" ;; esac
+
+# A simple command in the background: env and chroot exec, so $! is ratewatch itself.
+env -i "${image_env[@]}" "${extra[@]}" chroot --userspec="$uid:$gid" "$MNT" "$entrypoint" \
+    >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+log "ratewatch (pid $SERVER_PID) on 127.0.0.1:$PORT"
+up=""
+for _ in $(seq 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log"; die "ratewatch exited at start"; }
+    if curl -fsS --max-time 2 "http://127.0.0.1:$PORT/health" >"$WORK/health.json" 2>/dev/null; then
+        up=1
+        break
+    fi
+    sleep 0.1
+done
+[ -n "$up" ] || { cat "$WORK/server.log"; die "/health did not answer 200 within 10 s"; }
+log "GET /health: $(cat "$WORK/health.json")"
+if grep -q 'development mode' "$WORK/server.log"; then die "the image runs in development mode"; fi
+
+in_image_for 10 "${hc_cmd[@]}" ||
+    die "the image's HEALTHCHECK (${hc_cmd[*]}) failed against a healthy server"
+log "HEALTHCHECK command passed"
+
+check() {
+    curl -sS --max-time 5 -o "$WORK/check.json" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/check" \
+        -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+        -d '{"key": "docker-test", "limit": 1, "window": 60}'
+}
+code=$(check "$KEY")
+[ "$code" = 200 ] && grep -q '"allowed":true' "$WORK/check.json" ||
+    die "/v1/check answered $code: $(cat "$WORK/check.json")"
+log "POST /v1/check: $(cat "$WORK/check.json")"
+code=$(check "$KEY")
+[ "$code" = 200 ] && grep -q '"allowed":false' "$WORK/check.json" ||
+    die "a second check over the limit answered $code: $(cat "$WORK/check.json")"
+log "POST /v1/check over the limit: denied"
+code=$(check "rw_not_a_key")
+[ "$code" = 401 ] || die "a bad key answered $code, not 401"
+log "POST /v1/check with a bad key: 401"
+
+# ---- stop it ----------------------------------------------------------------------------
+kill -TERM "$SERVER_PID"
+rc=""
+for _ in $(seq 100); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        rc=0
+        wait "$SERVER_PID" || rc=$?
+        break
+    fi
+    sleep 0.1
+done
+[ -n "$rc" ] || { cat "$WORK/server.log"; die "ratewatch did not stop within 10 s of SIGTERM"; }
+SERVER_PID=""
+[ "$rc" = 0 ] || { cat "$WORK/server.log"; die "ratewatch exited $rc on SIGTERM"; }
+log "SIGTERM: exited 0"
