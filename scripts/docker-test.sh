@@ -184,10 +184,13 @@ build_args=(--isolation chroot --pull=never --format docker --layers -t "$IMAGE"
 [ "${DOCKER_TEST_NO_CACHE:-0}" = 1 ] && build_args+=(--no-cache)
 log "podman build ${build_args[*]} ."
 if ! timeout --foreground -k 10 1800 podman build "${build_args[@]}" . >"$WORK/build.log" 2>&1; then
+    cp "$WORK/build.log" "$CACHE/last-build.log" || true
     tail -n 40 "$WORK/build.log" || true
-    die "podman build failed (log above)"
+    die "podman build failed (log above; all of it in ${CACHE#"$ROOT"/}/last-build.log)"
 fi
-grep -E '^(STEP|COMMIT|--> Using cache)' "$WORK/build.log" | sed 's/^/    /' || true
+cp "$WORK/build.log" "$CACHE/last-build.log"
+grep -E '^(\[[0-9]+/[0-9]+\] )?STEP|^--> Using cache|^COMMIT' "$WORK/build.log" | cut -c1-110 |
+    sed 's/^/    /' || true
 new_id=$(podman image inspect --format '{{.Id}}' "$IMAGE")
 if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
     podman rmi "$old_id" >/dev/null 2>&1 || true   # the previous run's image, now untagged

@@ -312,8 +312,8 @@ static void encode_check(redis_worker_t *w, const store_check_t *check, int with
 {
     char key[KEY_MAX], index[STORE_MAX_SUBJECTS][KEY_MAX], limit[24], window[24], cost[24];
     char member[80], numkeys[4];
-    const char *argv[8 + STORE_MAX_SUBJECTS];
-    size_t lens[8 + STORE_MAX_SUBJECTS];
+    const char *argv[9 + STORE_MAX_SUBJECTS];
+    size_t lens[9 + STORE_MAX_SUBJECTS];
     unsigned nsub = check->nsubjects, a = 4 + nsub;
 
     argv[0] = with_body ? "EVAL" : "EVALSHA";
