@@ -236,7 +236,7 @@ static void fuzz_limiter(const uint8_t *data, size_t len)
     uint64_t w = req->window_ms;
     uint64_t now = a & ((1ULL << 46) - 1); /* some 2,200 years of milliseconds */
     uint64_t start = now - now % w;
-    uint64_t back = (a >> 46) % 4;         /* the state's window: this one, 1 or 2 back, none */
+    uint64_t back = (a >> 46) % 4; /* the state's window: this one, 1 or 2 back, none */
     sw_state_t state = {0, 0, 0};
     if (back < 3 && start >= back * w) {
         state.window_start_ms = start - back * w;

@@ -11,10 +11,14 @@
 #      environment, on a free loopback port in production mode: /health, the image's own
 #      HEALTHCHECK command, a real /v1/check with a key issued by the image's binary, SIGTERM.
 #
+# Podman keeps its images in a storage of this script's own, next to the base root, so that
+# nothing in the machine's podman storage is touched and old layers can be pruned; to look at
+# the image afterwards: podman --root build/docker-base/storage images.
+#
 # Exits non-zero on any failure; stops what it started and unmounts what it mounted; every
 # step is bounded in time, and so is the whole run (DOCKER_TEST_TIMEOUT_S, 2700 s).
 #
-#   DOCKER_TEST_CACHE     where the base root is kept        (build/docker-base)
+#   DOCKER_TEST_CACHE     where the base root and podman's storage are kept (build/docker-base)
 #   DOCKER_TEST_IMAGE     the image it builds                (localhost/ratewatch:docker-test)
 #   DOCKER_TEST_NO_CACHE  1: build without podman's layer cache
 #   DOCKER_TEST_REFRESH   1: debootstrap the base root again
@@ -36,6 +40,10 @@ CACHE=${DOCKER_TEST_CACHE:-$ROOT/build/docker-base}
 IMAGE=${DOCKER_TEST_IMAGE:-localhost/ratewatch:docker-test}
 BASE_NAME=debian:bookworm-slim           # what the Dockerfile says FROM
 BASE_REF=localhost/$BASE_NAME            # what podman calls an image imported under that name
+BUILD_STAGE_IMAGE=$IMAGE-build-stage     # tagged to keep the build stage's layer cache
+STORE=$CACHE/storage
+RUNROOT=/run/ratewatch-docker-test
+PM=(podman --root "$STORE" --runroot "$RUNROOT" --storage-driver overlay)
 SECRET="docker-test-secret-$(date +%s)-0123456789abcdef"
 START=$(date +%s)
 
@@ -56,7 +64,7 @@ cleanup() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     if [ -n "$MOUNTED" ]; then
-        timeout --foreground -k 10 60 podman image unmount "$IMAGE" >/dev/null 2>&1 ||
+        timeout --foreground -k 10 60 "${PM[@]}" image unmount "$IMAGE" >/dev/null 2>&1 ||
             log "warning: could not unmount $IMAGE"
     fi
     rm -rf "$WORK"
@@ -168,22 +176,21 @@ else
 fi
 
 # ---- import it as debian:bookworm-slim (once per cached root) ---------------------------
-current_id=$(podman image inspect --format '{{.Id}}' "$BASE_REF" 2>/dev/null || true)
+current_id=$("${PM[@]}" image inspect --format '{{.Id}}' "$BASE_REF" 2>/dev/null || true)
 if [ -n "$current_id" ] && [ -s "$CACHE/image-id" ] && [ "$current_id" = "$(cat "$CACHE/image-id")" ]; then
     log "base image $BASE_REF already imported (${current_id:0:12})"
 else
     log "podman import as $BASE_NAME"
-    timeout --foreground -k 10 600 podman import --change 'CMD ["bash"]' "$TARBALL" "$BASE_NAME" >/dev/null
-    podman image inspect --format '{{.Id}}' "$BASE_REF" >"$CACHE/image-id" ||
+    timeout --foreground -k 10 600 "${PM[@]}" import --change 'CMD ["bash"]' "$TARBALL" "$BASE_NAME" >/dev/null
+    "${PM[@]}" image inspect --format '{{.Id}}' "$BASE_REF" >"$CACHE/image-id" ||
         die "podman import did not create $BASE_REF"
 fi
 
 # ---- build the unchanged Dockerfile -----------------------------------------------------
-old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 build_args=(--isolation chroot --pull=never --format docker --layers -t "$IMAGE" -f Dockerfile)
 [ "${DOCKER_TEST_NO_CACHE:-0}" = 1 ] && build_args+=(--no-cache)
 log "podman build ${build_args[*]} ."
-if ! timeout --foreground -k 10 1800 podman build "${build_args[@]}" . >"$WORK/build.log" 2>&1; then
+if ! timeout --foreground -k 10 1800 "${PM[@]}" build "${build_args[@]}" . >"$WORK/build.log" 2>&1; then
     cp "$WORK/build.log" "$CACHE/last-build.log" || true
     tail -n 40 "$WORK/build.log" || true
     die "podman build failed (log above; all of it in ${CACHE#"$ROOT"/}/last-build.log)"
@@ -191,15 +198,18 @@ fi
 cp "$WORK/build.log" "$CACHE/last-build.log"
 grep -E '^(\[[0-9]+/[0-9]+\] )?STEP|^--> Using cache|^COMMIT' "$WORK/build.log" | cut -c1-110 |
     sed 's/^/    /' || true
-new_id=$(podman image inspect --format '{{.Id}}' "$IMAGE")
-if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
-    podman rmi "$old_id" >/dev/null 2>&1 || true   # the previous run's image, now untagged
-fi
-log "built $IMAGE (${new_id:0:12}, $(podman image inspect --format '{{.Size}}' "$IMAGE" |
+# The build stage under a tag of its own keeps its layers as the next run's cache; what the
+# previous runs built and nothing names any more goes.
+timeout --foreground -k 10 300 "${PM[@]}" build --isolation chroot --pull=never --format docker --layers \
+    --target build -t "$BUILD_STAGE_IMAGE" -f Dockerfile . >>"$WORK/build.log" 2>&1 ||
+    die "tagging the build stage failed"
+timeout --foreground -k 10 300 "${PM[@]}" image prune -f >/dev/null || log "warning: podman image prune failed"
+new_id=$("${PM[@]}" image inspect --format '{{.Id}}' "$IMAGE")
+log "built $IMAGE (${new_id:0:12}, $("${PM[@]}" image inspect --format '{{.Size}}' "$IMAGE" |
     awk '{ printf "%.1f MB", $1 / 1e6 }'))"
 
 # ---- what the image says about itself ---------------------------------------------------
-inspect() { podman image inspect --format "$1" "$IMAGE"; }
+inspect() { "${PM[@]}" image inspect --format "$1" "$IMAGE"; }
 user=$(inspect '{{.Config.User}}')
 inspect '{{range .Config.Env}}{{println .}}{{end}}' | grep -v '^$' >"$WORK/image.env"
 [ -n "$user" ] && [ "${user%%:*}" != root ] && [ "${user%%:*}" != 0 ] ||
@@ -214,7 +224,7 @@ mapfile -t hc_cmd < <(tail -n +2 <<<"$healthcheck" | grep -v '^$')
 entrypoint=$(inspect '{{range .Config.Entrypoint}}{{println .}}{{end}}' | head -n 1)
 log "user $user, entrypoint $entrypoint, healthcheck ${hc_cmd[*]}"
 
-MNT=$(timeout --foreground -k 10 120 podman image mount "$IMAGE")
+MNT=$(timeout --foreground -k 10 120 "${PM[@]}" image mount "$IMAGE")
 MOUNTED=1
 [ -x "$MNT$entrypoint" ] || die "$entrypoint is not in the image"
 name=${user%%:*}

@@ -86,6 +86,11 @@ static const setting_t settings[] = {
      FIELD(tls_cert_file), "PEM certificate chain; with TLS_KEY_FILE, serves HTTPS."},
     {"TLS_KEY_FILE", "--tls-key-file", SETTING_STRING, "", 0, 0, NULL, false, FIELD(tls_key_file),
      "PEM private key for TLS_CERT_FILE."},
+    {"RATEWATCH_METRICS_TOKEN", "--metrics-token", SETTING_STRING, "", 0, 0, NULL, true,
+     FIELD(metrics_token), "When set, GET /metrics requires it as a Bearer token."},
+    {"RATEWATCH_ACCESS_LOG", "--access-log", SETTING_STRING, "off", 0, 0, NULL, false,
+     FIELD(access_log),
+     "Access log records: off, all, errors (status 400 and up) or sample:N (one in N)."},
     {"RATEWATCH_TLS_MIN", "--tls-min", SETTING_CHOICE, "1.3", 0, 0, "1.2|1.3", false,
      FIELD(tls_min), "Lowest TLS version accepted."},
 };
@@ -201,6 +206,23 @@ int config_finish(config_t *config, char *err, size_t err_size)
         snprintf(err, err_size,
                  "API_KEY_SECRET: production needs a secret of at least 32 bytes "
                  "(for example: openssl rand -hex 32)");
+        return -1;
+    }
+    const char *al = config->access_log;
+    char *end = NULL;
+    config->access_log_every = 1;
+    if (strcmp(al, "off") == 0) {
+        config->access_log_mode = 0;
+    } else if (strcmp(al, "all") == 0) {
+        config->access_log_mode = 1;
+    } else if (strcmp(al, "errors") == 0) {
+        config->access_log_mode = 2;
+    } else if (strncmp(al, "sample:", 7) == 0 && al[7] >= '1' && al[7] <= '9' &&
+               (config->access_log_every = strtoull(al + 7, &end, 10)) > 0 && *end == '\0') {
+        config->access_log_mode = 3;
+    } else {
+        snprintf(err, err_size, "RATEWATCH_ACCESS_LOG: '%s' is not off, all, errors or sample:N",
+                 al);
         return -1;
     }
     if ((config->tls_cert_file[0] == '\0') != (config->tls_key_file[0] == '\0')) {

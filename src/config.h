@@ -32,6 +32,11 @@ typedef struct {
     char *tls_cert_file;
     char *tls_key_file;
     char *tls_min;
+    char *metrics_token;
+    char *access_log;
+    /* Derived by config_finish() from access_log. */
+    int access_log_mode; /* 0 off, 1 all, 2 errors, 3 sample */
+    uint64_t access_log_every;
 } config_t;
 
 /* Whether RATEWATCH_ENV is production. */

@@ -18,8 +18,12 @@
 
 typedef struct {
     pending_t base;
+    worker_t *worker; /* outlives the request, for the metrics */
+    uint64_t sent_ns;
     limiter_algorithm_t algorithm;
     limiter_request_t req;
+    uint8_t tenant_tag[DERIVE_TAG_LEN];
+    char tenant[33];
 } pending_check_t;
 
 static void add_header(h2o_req_t *req, const char *name, size_t name_len, buf_t *value)
@@ -100,31 +104,56 @@ static void respond_decision(api_request_t *ar, const pending_check_t *p, const 
     respond_json(ar, 200, body, b.len);
 }
 
+/* The one place a check's outcome is decided for metrics; the answer follows from it. */
+static metrics_outcome_t outcome_of(store_status_t status, const limiter_result_t *r, int fail_open)
+{
+    switch (status) {
+    case STORE_OK:
+        return r->allowed ? OUTCOME_ALLOWED : OUTCOME_DENIED;
+    case STORE_UNAVAILABLE:
+        return fail_open ? OUTCOME_DEGRADED : OUTCOME_ERROR;
+    case STORE_FULL:
+        break;
+    }
+    return OUTCOME_ERROR;
+}
+
 static void on_store_answer(void *data, store_status_t status, const limiter_result_t *result)
 {
     pending_check_t *p = data;
     api_request_t *ar = p->base.ar;
+    metrics_worker_t *m = &p->worker->metrics;
+    int fail_open = p->worker->server->fail_open;
+    metrics_outcome_t outcome = outcome_of(status, result, fail_open);
 
+    metrics_observe(&m->store_roundtrip, clock_mono_ns() - p->sent_ns);
+    METRICS_ADD(m->store_in_flight, -1);
+    if (status != STORE_OK)
+        METRICS_ADD(
+            m->store_errors[status == STORE_FULL ? STORE_ERROR_FULL : STORE_ERROR_UNAVAILABLE], 1);
+    metrics_check(m, p->tenant_tag, p->tenant, p->algorithm, outcome);
     if (ar == NULL)
         goto out;
 
-    switch (status) {
-    case STORE_OK:
+    switch (outcome) {
+    case OUTCOME_ALLOWED:
+    case OUTCOME_DENIED:
         respond_decision(ar, p, result, 0);
         break;
-    case STORE_FULL:
-        respond_error(ar, ERR_STORE_FULL,
-                      "the store tracks RATEWATCH_MAX_KEYS keys already; retry later");
+    case OUTCOME_DEGRADED: {
+        /* Nothing was counted: the answer says so rather than pretend to know. */
+        limiter_result_t open = {
+            .allowed = true, .remaining = p->req.limit, .retry_after_ms = LIMITER_NO_RETRY};
+        respond_decision(ar, p, &open, 1);
         break;
-    case STORE_UNAVAILABLE:
-        if (ar->worker->server->fail_open) {
-            /* Nothing was counted: the answer says so rather than pretend to know. */
-            limiter_result_t open = {
-                .allowed = true, .remaining = p->req.limit, .retry_after_ms = LIMITER_NO_RETRY};
-            respond_decision(ar, p, &open, 1);
-        } else {
+    }
+    case OUTCOME_ERROR:
+    case OUTCOME_COUNT:
+        if (status == STORE_FULL)
+            respond_error(ar, ERR_STORE_FULL,
+                          "the store tracks RATEWATCH_MAX_KEYS keys already; retry later");
+        else
             respond_error(ar, ERR_STORE_UNAVAILABLE, "the store is unavailable; retry shortly");
-        }
         break;
     }
 
@@ -171,8 +200,13 @@ void api_check(api_request_t *ar)
     json_decref(doc);
 
     pending_check_t *p = pending_new(ar, sizeof(*p));
+    p->worker = ar->worker;
     p->algorithm = check.algorithm;
     p->req = check.req;
+    memcpy(p->tenant_tag, ar->tenant_tag, DERIVE_TAG_LEN);
+    memcpy(p->tenant, ar->tenant, ar->tenant_len + 1);
+    METRICS_ADD(ar->worker->metrics.store_in_flight, 1);
+    p->sent_ns = clock_mono_ns();
 
     store_check(ar->worker->store, &check, on_store_answer, p);
 }

@@ -15,5 +15,6 @@ void api_privacy_audit(api_request_t *ar);
 void api_health(api_request_t *ar);
 void api_health_detailed(api_request_t *ar);
 void api_health_ready(api_request_t *ar);
+void api_metrics(api_request_t *ar);
 
 #endif

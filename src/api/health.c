@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* GET /health: the process is up and answering. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
 #include "api/handlers.h"
 #include "http/respond.h"
 #include "util/buf.h"
@@ -56,4 +61,32 @@ void api_health_ready(api_request_t *ar)
     }
     respond_json(ar, 503,
                  H2O_STRLIT("{\"status\":\"not_ready\",\"reason\":\"the store is unreachable\"}"));
+}
+
+/* GET /metrics: Prometheus text; with RATEWATCH_METRICS_TOKEN, only for its bearer. */
+void api_metrics(api_request_t *ar)
+{
+    server_t *server = ar->worker->server;
+    const char *token = server->config->metrics_token;
+    h2o_req_t *req = ar->req;
+    size_t len;
+
+    if (token[0] != '\0') {
+        ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+        size_t n = strlen(token);
+        h2o_iovec_t v = i >= 0 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
+        if (v.len != n + 7 || !h2o_lcstris(v.base, 7, H2O_STRLIT("bearer ")) ||
+            CRYPTO_memcmp(v.base + 7, token, n) != 0) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                           H2O_STRLIT("Bearer realm=\"ratewatch-metrics\""));
+            respond_error(ar, ERR_UNAUTHORIZED, "/metrics needs the metrics token as a Bearer");
+            return;
+        }
+    }
+
+    char *text = metrics_render(server, &len);
+    char *body = h2o_mem_alloc_pool(&req->pool, len);
+    memcpy(body, text, len);
+    free(text);
+    respond_text(ar, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }

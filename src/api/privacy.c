@@ -47,8 +47,7 @@ static pending_privacy_t *pending_for(api_request_t *ar, const privacy_request_t
     return p;
 }
 
-static void audit(api_request_t *ar, const pending_privacy_t *p, const char *action,
-                  uint64_t count)
+static void audit(api_request_t *ar, const pending_privacy_t *p, const char *action, uint64_t count)
 {
     store_audit_t record;
 
@@ -96,8 +95,8 @@ void api_privacy_delete(api_request_t *ar)
 
     if (json_body_or_respond(ar) != 0)
         return;
-    if (privacy_request_parse(ar->req->entity.base ? ar->req->entity.base : "",
-                              ar->req->entity.len, 1, "user_request", &in, &err) != 0) {
+    if (privacy_request_parse(ar->req->entity.base ? ar->req->entity.base : "", ar->req->entity.len,
+                              1, "user_request", &in, &err) != 0) {
         respond_error(ar, err.code, err.message);
         return;
     }
@@ -157,8 +156,8 @@ void api_privacy_summary(api_request_t *ar)
                                    "access_request", &in, &err);
     } else {
         size_t q = req->query_at == SIZE_MAX ? req->path.len : req->query_at + 1;
-        rc = privacy_query_parse(req->path.base + q, q < req->path.len ? req->path.len - q : 0,
-                                 &in, &err);
+        rc = privacy_query_parse(req->path.base + q, q < req->path.len ? req->path.len - q : 0, &in,
+                                 &err);
         snprintf(in.reason, sizeof(in.reason), "access_request");
     }
     if (rc != 0) {
@@ -169,8 +168,7 @@ void api_privacy_summary(api_request_t *ar)
     store_summary(ar->worker->store, &p->subject, on_summary, p);
 }
 
-static void on_audit(void *data, store_status_t status, const store_audit_t *records,
-                     size_t count)
+static void on_audit(void *data, store_status_t status, const store_audit_t *records, size_t count)
 {
     pending_t *p = data;
     api_request_t *ar = p->ar;

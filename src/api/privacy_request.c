@@ -57,8 +57,8 @@ static int set_user_id(privacy_request_t *out, const char *s, size_t len, api_er
     return 0;
 }
 
-int privacy_request_parse(const char *body, size_t len, int with_reason,
-                          const char *default_reason, privacy_request_t *out, api_error_t *err)
+int privacy_request_parse(const char *body, size_t len, int with_reason, const char *default_reason,
+                          privacy_request_t *out, api_error_t *err)
 {
     json_error_t jerr;
     const char *name;
@@ -72,7 +72,8 @@ int privacy_request_parse(const char *body, size_t len, int with_reason,
         fail(err, ERR_INVALID_JSON, "the body must be a JSON object");
         goto out;
     }
-    json_object_foreach(doc, name, value) {
+    json_object_foreach(doc, name, value)
+    {
         if (strcmp(name, "user_id") == 0) {
             if (!json_is_string(value)) {
                 fail(err, ERR_INVALID_FIELD, "user_id must be a string");

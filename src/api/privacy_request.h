@@ -19,8 +19,8 @@ typedef struct {
  * Parses {"user_id": ..., "reason": ...}; `reason` is allowed only when `with_reason`, and
  * defaults to `default_reason`. Returns 0, or -1 with `err` filled.
  */
-int privacy_request_parse(const char *body, size_t len, int with_reason,
-                          const char *default_reason, privacy_request_t *out, api_error_t *err);
+int privacy_request_parse(const char *body, size_t len, int with_reason, const char *default_reason,
+                          privacy_request_t *out, api_error_t *err);
 
 /*
  * Reads user_id from a URL query string ("a=b&user_id=..."), percent-decoded and checked

@@ -7,6 +7,7 @@
 #include "api/handlers.h"
 #include "auth/auth.h"
 #include "http/respond.h"
+#include "util/clock.h"
 
 enum { METHOD_GET = 1, METHOD_HEAD = 2, METHOD_POST = 4, METHOD_OTHER = 8 };
 
@@ -26,6 +27,7 @@ static const route_t routes[] = {
     {"/health", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health},
     {"/health/detailed", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health_detailed},
     {"/health/ready", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_health_ready},
+    {"/metrics", METHOD_GET | METHOD_HEAD, "GET, HEAD", 0, api_metrics},
 };
 
 static unsigned method_bit(h2o_iovec_t m)
@@ -98,6 +100,9 @@ void router_dispatch(worker_t *worker, h2o_req_t *req)
     ar->req = req;
     ar->worker = worker;
     ar->status = 0;
+    ar->route = metrics_route_of(path.base, path.len);
+    ar->start_ns = clock_mono_ns();
+    ar->tenant_len = 0;
     worker->in_flight++;
     request_id_assign(ar);
 

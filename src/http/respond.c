@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 static const struct {
     int status;
@@ -76,17 +78,74 @@ void respond_common_headers(api_request_t *ar)
         ADD_STATIC(req, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, "max-age=63072000");
 }
 
-void respond_json(api_request_t *ar, int status, const char *body, size_t len)
+/* Access log: off by default; the mode is tested before anything is formatted. */
+static void access_log(api_request_t *ar, int status, uint64_t ns)
+{
+    const config_t *config = ar->worker->server->config;
+    char fields[256];
+
+    switch (config->access_log_mode) {
+    case 0:
+        return;
+    case 2:
+        if (status < 400)
+            return;
+        break;
+    case 3:
+        if (ar->worker->access_seq++ % config->access_log_every != 0)
+            return;
+        break;
+    }
+    if (!log_enabled(LOG_LEVEL_INFO))
+        return;
+    h2o_req_t *req = ar->req;
+    snprintf(fields, sizeof(fields),
+             "\"method\":\"%.*s\",\"route\":\"%s\",\"status\":%d,\"duration_ms\":%.3f,"
+             "\"tenant\":\"%s\"",
+             (int)(req->method.len < 16 ? req->method.len : 16), req->method.base,
+             metrics_route_path(ar->route), status, (double)ns / 1e6,
+             ar->tenant_len ? ar->tenant : "");
+    log_write(LOG_LEVEL_INFO, ar->request_id, fields, "request");
+}
+
+static void respond_finish(api_request_t *ar, int status, const char *content_type,
+                           const char *body, size_t len, int copy)
 {
     h2o_req_t *req = ar->req;
+    uint64_t ns = clock_mono_ns() - ar->start_ns;
+    static h2o_generator_t generator = {NULL, NULL};
+
+    metrics_http(&ar->worker->metrics, ar->route, status, ns);
+    access_log(ar, status, ns);
 
     ar->status = status;
     req->res.status = status;
     req->res.reason = reason_phrase(status);
-    ADD_STATIC(req, H2O_TOKEN_CONTENT_TYPE, "application/json");
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
     respond_common_headers(ar);
     req->res.content_length = len;
-    h2o_send_inline(req, body, len);
+    if (copy) {
+        h2o_send_inline(req, body, len);
+        return;
+    }
+    h2o_iovec_t buf = h2o_iovec_init(body, len);
+    h2o_start_response(req, &generator);
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+void respond_json(api_request_t *ar, int status, const char *body, size_t len)
+{
+    respond_finish(ar, status, "application/json", body, len, 1);
+}
+
+void respond_text(api_request_t *ar, int status, const char *content_type, const char *body,
+                  size_t len)
+{
+    respond_finish(ar, status, content_type, body, len, 0);
 }
 
 void respond_error(api_request_t *ar, error_code_t code, const char *message)

@@ -41,6 +41,11 @@ void respond_common_headers(api_request_t *ar);
 /* Sends `body` (JSON) with `status`; the body is copied. */
 void respond_json(api_request_t *ar, int status, const char *body, size_t len);
 
+/* Sends `body` with `status` and `content_type`; the body is not copied: it must live in
+ * the request's pool or longer. */
+void respond_text(api_request_t *ar, int status, const char *content_type, const char *body,
+                  size_t len);
+
 /* Sends {"error": message, "code": code} with the code's status. */
 void respond_error(api_request_t *ar, error_code_t code, const char *message);
 

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "crypto/derive.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 
 typedef struct server server_t;
@@ -32,6 +33,8 @@ typedef struct worker {
     _Atomic uint64_t open_connections;
     uint64_t in_flight; /* requests dispatched and not yet disposed of; this thread only */
     int disposed;
+    uint64_t access_seq; /* for RATEWATCH_ACCESS_LOG=sample:N */
+    metrics_worker_t metrics;
     pthread_t thread;
 } worker_t;
 
@@ -40,6 +43,8 @@ typedef struct {
     h2o_req_t *req;
     worker_t *worker;
     int status;
+    metrics_route_t route;
+    uint64_t start_ns;
     char request_id[72];
     /* Set by authentication, for the /v1 endpoints only. */
     char tenant[33];

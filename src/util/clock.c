@@ -20,6 +20,14 @@ uint64_t clock_mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t clock_mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 size_t clock_format_rfc3339(uint64_t epoch_ms, int with_ms, char *buf, size_t size)
 {
     time_t secs = (time_t)(epoch_ms / 1000);

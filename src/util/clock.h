@@ -12,6 +12,9 @@ uint64_t clock_now_ms(void);
 /* Milliseconds on a clock that never jumps; only differences mean anything. */
 uint64_t clock_mono_ms(void);
 
+/* Nanoseconds on the monotonic clock, for durations. */
+uint64_t clock_mono_ns(void);
+
 /* RFC 3339 UTC time, "2026-12-04T15:45:07Z", or with ".123" milliseconds when `with_ms`. */
 size_t clock_format_rfc3339(uint64_t epoch_ms, int with_ms, char *buf, size_t size);
 
