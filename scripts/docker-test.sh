@@ -72,6 +72,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+trap 'log "error: line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -115,7 +116,7 @@ apt_uri_for() {
                               if ($(i + 1) == suite) { print $i; exit } }' "$f"
             ;;
         esac
-    done | head -n 1
+    done | sed -n 1p
 }
 MIRROR=${DEBIAN_MIRROR:-$(apt_uri_for bookworm)}
 SECURITY=${DEBIAN_SECURITY_MIRROR:-$(apt_uri_for bookworm-security)}
@@ -221,7 +222,7 @@ if grep -q '^API_KEY_SECRET=' "$WORK/image.env"; then die "the image bakes in AP
 healthcheck=$(inspect '{{if .Config.Healthcheck}}{{range .Config.Healthcheck.Test}}{{println .}}{{end}}{{end}}')
 [ "$(head -n 1 <<<"$healthcheck")" = CMD ] || die "no exec-form HEALTHCHECK in the image"
 mapfile -t hc_cmd < <(tail -n +2 <<<"$healthcheck" | grep -v '^$')
-entrypoint=$(inspect '{{range .Config.Entrypoint}}{{println .}}{{end}}' | head -n 1)
+entrypoint=$(inspect '{{range .Config.Entrypoint}}{{println .}}{{end}}' | sed -n 1p)
 log "user $user, entrypoint $entrypoint, healthcheck ${hc_cmd[*]}"
 
 MNT=$(timeout --foreground -k 10 120 "${PM[@]}" image mount "$IMAGE")
@@ -255,7 +256,7 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 extra=("API_KEY_SECRET=$SECRET" "PORT=$PORT" "RATEWATCH_BIND=127.0.0.1" "RATEWATCH_WORKERS=2"
        "RATEWATCH_SHUTDOWN_TIMEOUT_S=5")
 
-KEY=$(in_image_for 30 "$entrypoint" keys issue --tenant docker | head -n 1)
+KEY=$(in_image_for 30 "$entrypoint" keys issue --tenant docker | sed -n 1p)
 case $KEY in rw_*) log "key issued by the image's binary: ${KEY:0:20}..." ;;
 *) die "keys issue gave '$KEY'" ;; esac
 

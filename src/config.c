@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,10 @@ static const setting_t settings[] = {
      FIELD(fail_mode),
      "When the store is unavailable: open answers allowed with \"degraded\": true, closed "
      "answers 503 store_unavailable."},
+    {"RATEWATCH_SNAPSHOT_INTERVAL_S", "--snapshot-interval", SETTING_UINT, "30", 0, 86400, NULL,
+     false, FIELD(snapshot_interval_s),
+     "With RATEWATCH_DATA_DIR on the embedded store: seconds between counter snapshots "
+     "(0: only at shutdown)."},
     {"RATEWATCH_SHUTDOWN_TIMEOUT_S", "--shutdown-timeout", SETTING_UINT, "10", 1, 3600, NULL, false,
      FIELD(shutdown_timeout_s),
      "On SIGTERM or SIGINT, seconds to finish requests in flight before exiting."},
@@ -91,6 +96,8 @@ static const setting_t settings[] = {
     {"RATEWATCH_ACCESS_LOG", "--access-log", SETTING_STRING, "off", 0, 0, NULL, false,
      FIELD(access_log),
      "Access log records: off, all, errors (status 400 and up) or sample:N (one in N)."},
+    {"RATEWATCH_ENV_FILE", "--env-file", SETTING_STRING, "", 0, 0, NULL, false, FIELD(env_file),
+     "KEY=VALUE file re-read on SIGHUP for RATEWATCH_LOG_LEVEL and RATEWATCH_ACCESS_LOG."},
     {"RATEWATCH_TLS_MIN", "--tls-min", SETTING_CHOICE, "1.3", 0, 0, "1.2|1.3", false,
      FIELD(tls_min), "Lowest TLS version accepted."},
 };
@@ -194,6 +201,69 @@ int config_is_production(const config_t *config)
     return strcmp(config->env, "production") == 0;
 }
 
+static int access_log_parse(config_t *config, const char *al, char *err, size_t err_size)
+{
+    char *end = NULL;
+    uint64_t every = 1;
+    int mode;
+
+    if (strcmp(al, "off") == 0) {
+        mode = 0;
+    } else if (strcmp(al, "all") == 0) {
+        mode = 1;
+    } else if (strcmp(al, "errors") == 0) {
+        mode = 2;
+    } else if (strncmp(al, "sample:", 7) == 0 && al[7] >= '1' && al[7] <= '9' &&
+               (every = strtoull(al + 7, &end, 10)) > 0 && *end == '\0') {
+        mode = 3;
+    } else {
+        snprintf(err, err_size, "RATEWATCH_ACCESS_LOG: '%s' is not off, all, errors or sample:N",
+                 al);
+        return -1;
+    }
+    atomic_store(&config->access_log_every, every);
+    atomic_store(&config->access_log_mode, mode);
+    return 0;
+}
+
+int config_reload(config_t *config, char *err, size_t err_size)
+{
+    char line[512], level[512] = "", access[512] = "";
+    FILE *f;
+
+    if (config->env_file[0] == '\0')
+        return 0;
+    if ((f = fopen(config->env_file, "r")) == NULL) {
+        snprintf(err, err_size, "RATEWATCH_ENV_FILE: cannot read %s", config->env_file);
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, "RATEWATCH_LOG_LEVEL=", 20) == 0)
+            snprintf(level, sizeof(level), "%s", line + 20);
+        else if (strncmp(line, "RATEWATCH_ACCESS_LOG=", 21) == 0)
+            snprintf(access, sizeof(access), "%s", line + 21);
+    }
+    fclose(f);
+
+    if (level[0] && !choice_ok("debug|info|warn|error", level)) {
+        snprintf(err, err_size, "RATEWATCH_LOG_LEVEL: '%s' is not one of debug|info|warn|error",
+                 level);
+        return -1;
+    }
+    if (access[0] && access_log_parse(config, access, err, err_size) != 0)
+        return -1;
+    if (level[0]) {
+        free(config->log_level);
+        config->log_level = rw_strdup(level);
+    }
+    if (access[0]) {
+        free(config->access_log);
+        config->access_log = rw_strdup(access);
+    }
+    return 0;
+}
+
 int config_finish(config_t *config, char *err, size_t err_size)
 {
     int production = config_is_production(config);
@@ -208,23 +278,8 @@ int config_finish(config_t *config, char *err, size_t err_size)
                  "(for example: openssl rand -hex 32)");
         return -1;
     }
-    const char *al = config->access_log;
-    char *end = NULL;
-    config->access_log_every = 1;
-    if (strcmp(al, "off") == 0) {
-        config->access_log_mode = 0;
-    } else if (strcmp(al, "all") == 0) {
-        config->access_log_mode = 1;
-    } else if (strcmp(al, "errors") == 0) {
-        config->access_log_mode = 2;
-    } else if (strncmp(al, "sample:", 7) == 0 && al[7] >= '1' && al[7] <= '9' &&
-               (config->access_log_every = strtoull(al + 7, &end, 10)) > 0 && *end == '\0') {
-        config->access_log_mode = 3;
-    } else {
-        snprintf(err, err_size, "RATEWATCH_ACCESS_LOG: '%s' is not off, all, errors or sample:N",
-                 al);
+    if (access_log_parse(config, config->access_log, err, err_size) != 0)
         return -1;
-    }
     if ((config->tls_cert_file[0] == '\0') != (config->tls_key_file[0] == '\0')) {
         snprintf(err, err_size, "%s: TLS needs both TLS_CERT_FILE and TLS_KEY_FILE",
                  config->tls_cert_file[0] ? "TLS_KEY_FILE" : "TLS_CERT_FILE");

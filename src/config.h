@@ -22,6 +22,7 @@ typedef struct {
     uint64_t redis_timeout_ms;
     char *fail_mode; /* "open" or "closed" */
     uint64_t shutdown_timeout_s;
+    uint64_t snapshot_interval_s;
     char *env;            /* "development" or "production" */
     char *api_key_secret; /* empty: the development secret (development only) */
     char *data_dir;       /* empty: nothing persisted */
@@ -35,9 +36,17 @@ typedef struct {
     char *metrics_token;
     char *access_log;
     /* Derived by config_finish() from access_log. */
-    int access_log_mode; /* 0 off, 1 all, 2 errors, 3 sample */
-    uint64_t access_log_every;
+    _Atomic int access_log_mode; /* 0 off, 1 all, 2 errors, 3 sample; changes on SIGHUP */
+    _Atomic uint64_t access_log_every;
+    char *env_file;
 } config_t;
+
+/*
+ * On SIGHUP: applies RATEWATCH_LOG_LEVEL and RATEWATCH_ACCESS_LOG from the KEY=VALUE file
+ * RATEWATCH_ENV_FILE, if set. The other settings need a restart. Returns 0, or -1 with a
+ * message (nothing is changed then).
+ */
+int config_reload(config_t *config, char *err, size_t err_size);
 
 /* Whether RATEWATCH_ENV is production. */
 int config_is_production(const config_t *config);

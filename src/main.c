@@ -22,14 +22,35 @@
 
 static server_t server;
 
+static void configure_logging(const config_t *config);
+
+/* SIGHUP: revocations and the reloadable settings; the stop signals: an orderly stop. */
 static void *signal_main(void *arg)
 {
-    sigset_t *set = arg;
+    sigset_t set;
     int sig;
 
-    if (sigwait(set, &sig) == 0) {
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    while (sigwait(&set, &sig) == 0) {
+        if (sig == SIGHUP) {
+            char err[512];
+            config_t *config = arg;
+            revocations_request_reload(server.revocations);
+            if (config_reload(config, err, sizeof(err)) != 0) {
+                LOG_ERROR("reload refused, nothing changed: %s", err);
+                continue;
+            }
+            configure_logging(config);
+            LOG_INFO("reloaded on SIGHUP: log level %s, access log %s, revocations",
+                     config->log_level, config->access_log);
+            continue;
+        }
         LOG_INFO("received %s, finishing requests in flight", strsignal(sig));
         server_stop(&server);
+        break;
     }
     return NULL;
 }
@@ -62,19 +83,14 @@ static void announce_development(const config_t *config, const derive_keys_t *ke
     fflush(stdout);
 }
 
-static int run_server(const config_t *config)
+static int run_server(config_t *config)
 {
     char described[4096], path[4096];
     derive_keys_t keys;
-    sigset_t set;
     pthread_t signal_thread;
     revocations_t *revocations;
     store_t *store = NULL;
     int rc = 1;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
 
     int development_secret = auth_keys_init(config, &keys);
     revocations = revocations_create();
@@ -86,7 +102,8 @@ static int run_server(const config_t *config)
             goto out;
         }
     } else {
-        store = store_memory_create(config->max_keys, config->data_dir);
+        store =
+            store_memory_create(config->max_keys, config->data_dir, config->snapshot_interval_s);
         if (auth_revocation_file(config, path, sizeof(path)) == 0 &&
             revocations_watch_file(revocations, path) != 0)
             goto out;
@@ -101,7 +118,7 @@ static int run_server(const config_t *config)
            server.nworkers);
     announce_development(config, &keys, development_secret);
 
-    pthread_create(&signal_thread, NULL, signal_main, &set);
+    pthread_create(&signal_thread, NULL, signal_main, config);
     pthread_detach(signal_thread);
     server_run(&server);
     LOG_INFO("stopped");
@@ -130,6 +147,7 @@ int main(int argc, char **argv)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
     if (!keys_command)
         pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);

@@ -36,6 +36,7 @@ struct revocations {
     pthread_t watcher;
     int watching;
     _Atomic int stopping;
+    _Atomic int reload_requested;
 };
 
 static int unhex(const char *hex, uint8_t *out)
@@ -102,6 +103,16 @@ bool revocations_contains(revocations_t *r, const char *key_id)
     if (s->count == 0 || unhex(key_id, id) != 0)
         return false;
     return bsearch(id, s->ids, s->count, ID_BYTES, id_cmp) != NULL;
+}
+
+void revocations_request_reload(revocations_t *r)
+{
+    atomic_store(&r->reload_requested, 1);
+}
+
+int revocations_reload_requested(revocations_t *r)
+{
+    return atomic_exchange(&r->reload_requested, 0);
 }
 
 size_t revocations_count(revocations_t *r)
@@ -214,8 +225,8 @@ static void *watch_main(void *arg)
 
         if (stat(r->path, &st) != 0)
             memset(&st, 0, sizeof(st));
-        if (st.st_mtim.tv_sec != last.tv_sec || st.st_mtim.tv_nsec != last.tv_nsec ||
-            st.st_size != last_size) {
+        if (revocations_reload_requested(r) || st.st_mtim.tv_sec != last.tv_sec ||
+            st.st_mtim.tv_nsec != last.tv_nsec || st.st_size != last_size) {
             last = st.st_mtim;
             last_size = st.st_size;
             reload(r);

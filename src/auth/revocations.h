@@ -25,6 +25,12 @@ void revocations_replace(revocations_t *r, char *const *ids, size_t count);
 
 size_t revocations_count(revocations_t *r);
 
+/* Asks the source (file watcher or Redis poller) to reload now; safe from any thread. */
+void revocations_request_reload(revocations_t *r);
+
+/* Takes a pending reload request: 1 if there was one. */
+int revocations_reload_requested(revocations_t *r);
+
 /*
  * The embedded store's revocation file: one line per key id, "<key id> <RFC 3339 time>".
  * revocations_file_read() returns the ids (caller frees each and the array) or -1 if the

@@ -14,8 +14,8 @@
 
 /* Upper bounds in nanoseconds; printed in seconds. */
 static const uint64_t bucket_ns[METRICS_BUCKETS] = {
-    50000,    100000,   250000,   500000,    1000000,   2500000,
-    5000000,  10000000, 25000000, 50000000,  100000000, 500000000,
+    50000,   100000,   250000,   500000,   1000000,   2500000,
+    5000000, 10000000, 25000000, 50000000, 100000000, 500000000,
 };
 
 static const char *const route_paths[ROUTE_COUNT] = {
@@ -24,8 +24,7 @@ static const char *const route_paths[ROUTE_COUNT] = {
 #undef X
 };
 
-static const char *const outcome_names[OUTCOME_COUNT] = {"allowed", "denied", "degraded",
-                                                         "error"};
+static const char *const outcome_names[OUTCOME_COUNT] = {"allowed", "denied", "degraded", "error"};
 static const char *const store_error_names[STORE_ERROR_KIND_COUNT] = {"unavailable", "full"};
 
 const char *metrics_route_path(metrics_route_t route)
@@ -138,8 +137,8 @@ static void histogram(text_t *t, const char *name, const char *labels,
     }
     emit(t, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, labels[0] ? "," : "",
          (unsigned long long)count);
-    emit(t, "%s_sum{%s} %.9f\n%s_count{%s} %llu\n", name, labels, (double)sum / 1e9, name,
-         labels, (unsigned long long)count);
+    emit(t, "%s_sum{%s} %.9f\n%s_count{%s} %llu\n", name, labels, (double)sum / 1e9, name, labels,
+         (unsigned long long)count);
 }
 
 static void render_checks(text_t *t, server_t *server)
@@ -180,8 +179,8 @@ static void render_checks(text_t *t, server_t *server)
                     emit(t,
                          "ratewatch_checks_total{tenant=\"%s\",algorithm=\"%s\",outcome=\"%s\"} "
                          "%llu\n",
-                         ti->name, limiter_algorithm_name((limiter_algorithm_t)a),
-                         outcome_names[o], (unsigned long long)sum);
+                         ti->name, limiter_algorithm_name((limiter_algorithm_t)a), outcome_names[o],
+                         (unsigned long long)sum);
                 }
             }
         }
@@ -247,16 +246,15 @@ static void render_store(text_t *t, server_t *server)
         uint64_t sum = 0;
         for (size_t w = 0; w < server->nworkers; w++)
             sum += LOAD(server->workers[w].metrics.store_errors[k]);
-        emit(t, "ratewatch_store_errors_total{%s,kind=\"%s\"} %llu\n", labels,
-             store_error_names[k], (unsigned long long)sum);
+        emit(t, "ratewatch_store_errors_total{%s,kind=\"%s\"} %llu\n", labels, store_error_names[k],
+             (unsigned long long)sum);
     }
 
     uint64_t in_flight = 0;
     for (size_t w = 0; w < server->nworkers; w++)
         in_flight += LOAD(server->workers[w].metrics.store_in_flight);
     header(t, "ratewatch_store_checks_in_flight", "gauge", "Checks waiting on the store.");
-    emit(t, "ratewatch_store_checks_in_flight{%s} %llu\n", labels,
-         (unsigned long long)in_flight);
+    emit(t, "ratewatch_store_checks_in_flight{%s} %llu\n", labels, (unsigned long long)in_flight);
 
     store_stats(server->store, &stats);
     header(t, "ratewatch_store_up", "gauge", "1 when the store is reachable.");
@@ -281,8 +279,9 @@ static void render_process(text_t *t, server_t *server)
         if (fgets(buf, sizeof(buf), f) != NULL) {
             char *p = strrchr(buf, ')');
             if (p != NULL)
-                sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d "
-                              "%*d %*d %*d %*u %*u %ld",
+                sscanf(p + 2,
+                       "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d "
+                       "%*d %*d %*d %*u %*u %ld",
                        &utime, &stime, &rss);
         }
         fclose(f);

@@ -19,15 +19,15 @@
 #define METRICS_BUCKETS     12
 
 /* Routes, for labels; ROUTE_OTHER covers 404s and anything unrouted. */
-#define METRICS_ROUTES(X)                                                                    \
-    X(CHECK, "/v1/check")                                                                    \
-    X(PRIVACY_DELETE, "/v1/privacy/delete")                                                  \
-    X(PRIVACY_SUMMARY, "/v1/privacy/summary")                                                \
-    X(PRIVACY_AUDIT, "/v1/privacy/audit")                                                    \
-    X(HEALTH, "/health")                                                                     \
-    X(HEALTH_DETAILED, "/health/detailed")                                                   \
-    X(HEALTH_READY, "/health/ready")                                                         \
-    X(METRICS, "/metrics")                                                                   \
+#define METRICS_ROUTES(X)                                                                          \
+    X(CHECK, "/v1/check")                                                                          \
+    X(PRIVACY_DELETE, "/v1/privacy/delete")                                                        \
+    X(PRIVACY_SUMMARY, "/v1/privacy/summary")                                                      \
+    X(PRIVACY_AUDIT, "/v1/privacy/audit")                                                          \
+    X(HEALTH, "/health")                                                                           \
+    X(HEALTH_DETAILED, "/health/detailed")                                                         \
+    X(HEALTH_READY, "/health/ready")                                                               \
+    X(METRICS, "/metrics")                                                                         \
     X(OTHER, "other")
 
 typedef enum {
@@ -76,8 +76,8 @@ typedef struct {
     _Atomic uint64_t other_tenant_checks[LIMITER_ALGORITHM_COUNT][OUTCOME_COUNT];
 } metrics_worker_t;
 
-#define METRICS_ADD(field, n)                                                                \
-    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n), \
+#define METRICS_ADD(field, n)                                                                      \
+    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n),    \
                           memory_order_relaxed)
 
 void metrics_observe(metrics_histogram_t *h, uint64_t ns);

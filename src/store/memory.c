@@ -31,82 +31,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define SHARD_COUNT         256
-#define SUBJECT_SHARD_COUNT 64
-#define MIN_BUCKETS         64
-#define SWEEP_SLICE         4096
-#define SWEEP_PERIOD_MS     100
-#define AUDIT_CAPACITY      10000
-#define AUDIT_FILE          "privacy_audit.jsonl"
-
-typedef uint8_t id_t_[DERIVE_ID_LEN];
-
-typedef struct entry {
-    struct entry *next;
-    uint8_t id[DERIVE_ID_LEN];
-    uint64_t window_ms;
-    uint64_t expires_at_ms;
-    sw_state_t state;
-    uint8_t algorithm;
-    uint8_t nsubjects;
-    id_t_ *subjects; /* the subjects this counter belongs to */
-} entry_t;
-
-typedef struct {
-    pthread_mutex_t lock;
-    entry_t **buckets;
-    size_t nbuckets; /* a power of two */
-    size_t count;
-    size_t sweep_pos;
-} __attribute__((aligned(64))) shard_t;
-
-typedef struct subject {
-    struct subject *next;
-    uint8_t id[DERIVE_ID_LEN];
-    size_t count, cap;
-    id_t_ *counters;
-} subject_t;
-
-typedef struct {
-    pthread_mutex_t lock;
-    subject_t **buckets;
-    size_t nbuckets;
-    size_t count;
-} __attribute__((aligned(64))) subject_shard_t;
-
-typedef struct {
-    uint8_t tenant_tag[DERIVE_TAG_LEN];
-    store_audit_t record;
-} audit_slot_t;
-
-typedef struct {
-    store_t base;
-    store_worker_t worker; /* one handle serves every thread: the store is thread-safe */
-    shard_t shards[SHARD_COUNT];
-    subject_shard_t subjects[SUBJECT_SHARD_COUNT];
-    uint64_t max_keys;
-    _Atomic uint64_t keys;
-    _Atomic uint64_t bucket_bytes;
-
-    pthread_mutex_t audit_lock;
-    audit_slot_t *audit; /* a ring of AUDIT_CAPACITY */
-    size_t audit_next, audit_count;
-    size_t audit_unwritten; /* newest records the sweeper has still to append to the file */
-    char *audit_path;
-
-    pthread_t sweeper;
-    pthread_mutex_t sweeper_lock;
-    pthread_cond_t sweeper_wake;
-    bool stopping;
-} memory_store_t;
-
-static inline uint64_t id_hash(const uint8_t *id)
-{
-    uint64_t h;
-
-    memcpy(&h, id + 1, sizeof(h));
-    return h;
-}
+#include "store/memory_internal.h"
 
 /* --- the subject index ----------------------------------------------------------------- */
 
@@ -616,6 +541,10 @@ static void *sweeper_main(void *arg)
         for (int i = 0; i < SHARD_COUNT; i++)
             shard_sweep(m, &m->shards[i], now, SWEEP_SLICE);
         audit_flush(m);
+        if (m->snapshot_path != NULL && m->snapshot_interval_ms > 0 && now >= m->next_snapshot_ms) {
+            memory_snapshot_write(m, now);
+            m->next_snapshot_ms = now + m->snapshot_interval_ms;
+        }
 
         pthread_mutex_lock(&m->sweeper_lock);
     }
@@ -656,6 +585,8 @@ static void memory_destroy(store_t *store)
     pthread_mutex_unlock(&m->sweeper_lock);
     pthread_join(m->sweeper, NULL);
     audit_flush(m);
+    if (m->snapshot_path != NULL)
+        memory_snapshot_write(m, clock_now_ms());
 
     for (int i = 0; i < SHARD_COUNT; i++) {
         shard_t *s = &m->shards[i];
@@ -679,6 +610,7 @@ static void memory_destroy(store_t *store)
     pthread_mutex_destroy(&m->audit_lock);
     free(m->audit);
     free(m->audit_path);
+    free(m->snapshot_path);
     free(m);
 }
 
@@ -695,7 +627,21 @@ static const struct store_ops memory_ops = {
     .destroy = memory_destroy,
 };
 
-store_t *store_memory_create(uint64_t max_keys, const char *data_dir)
+void memory_restore_entry(memory_store_t *m, entry_t *e)
+{
+    shard_t *s = &m->shards[e->id[0]];
+    entry_t **slot = &s->buckets[id_hash(e->id) & (s->nbuckets - 1)];
+
+    e->next = *slot;
+    *slot = e;
+    for (unsigned i = 0; i < e->nsubjects; i++)
+        subject_add(m, e->subjects[i], e->id);
+    atomic_fetch_add(&m->keys, 1);
+    if (++s->count > s->nbuckets)
+        shard_resize(m, s, s->nbuckets * 2);
+}
+
+store_t *store_memory_create(uint64_t max_keys, const char *data_dir, uint64_t snapshot_interval_s)
 {
     memory_store_t *m = rw_calloc(1, sizeof(*m));
 
@@ -721,6 +667,12 @@ store_t *store_memory_create(uint64_t max_keys, const char *data_dir)
         m->audit_path = rw_malloc(n);
         snprintf(m->audit_path, n, "%s/%s", data_dir, AUDIT_FILE);
         audit_load(m);
+        n = strlen(data_dir) + sizeof(SNAPSHOT_FILE) + 2;
+        m->snapshot_path = rw_malloc(n);
+        snprintf(m->snapshot_path, n, "%s/%s", data_dir, SNAPSHOT_FILE);
+        m->snapshot_interval_ms = snapshot_interval_s * 1000;
+        m->next_snapshot_ms = clock_now_ms() + m->snapshot_interval_ms;
+        memory_snapshot_load(m, clock_now_ms());
     }
 
     pthread_mutex_init(&m->sweeper_lock, NULL);

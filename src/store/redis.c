@@ -815,6 +815,11 @@ static void on_tick(h2o_timeout_entry_t *entry)
 
     if (w->state == CONN_DOWN && now >= w->next_attempt_ms)
         conn_start(w);
+    if (w->index == 0 && w->store->revocations != NULL &&
+        revocations_reload_requested(w->store->revocations)) {
+        w->store->revocation_version = -1;
+        w->next_revocation_poll_ms = 0;
+    }
     if (w->index == 0 && w->store->revocations != NULL && w->state == CONN_UP &&
         now >= w->next_revocation_poll_ms) {
         const char *argv[] = {"GET", REVOCATIONS_REDIS_VERSION};

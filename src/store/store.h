@@ -165,9 +165,11 @@ static inline void store_destroy(store_t *store)
 
 /*
  * The embedded store. `max_keys` caps tracked counters; 0 means no cap. With `data_dir`
- * (NULL or empty for none), the privacy audit is also kept in a JSON-lines file there.
+ * (NULL or empty for none), the privacy audit is also kept in a JSON-lines file there, and
+ * the counters in a snapshot written every `snapshot_interval_s` (0: only at shutdown) and
+ * when the store is destroyed, and loaded when it is created.
  */
-store_t *store_memory_create(uint64_t max_keys, const char *data_dir);
+store_t *store_memory_create(uint64_t max_keys, const char *data_dir, uint64_t snapshot_interval_s);
 
 /* How long privacy audit records are kept, on every store. */
 #define STORE_AUDIT_RETENTION_MS (30ULL * 24 * 3600 * 1000)
