@@ -119,14 +119,15 @@ static json_t *fuzz_body(const uint8_t *data, size_t len, check_request_t *out)
     }
 
     REQUIRE(json_is_object(doc));
-    REQUIRE(json_object_size(doc) >= 3 && json_object_size(doc) <= 5);
+    REQUIRE(json_object_size(doc) >= 3 && json_object_size(doc) <= 6);
     const char *name;
     json_t *value;
     json_object_foreach(doc, name, value)
     {
         REQUIRE(strcmp(name, "key") == 0 || strcmp(name, "limit") == 0 ||
                 strcmp(name, "window") == 0 || strcmp(name, "window_ms") == 0 ||
-                strcmp(name, "cost") == 0 || strcmp(name, "algorithm") == 0);
+                strcmp(name, "cost") == 0 || strcmp(name, "algorithm") == 0 ||
+                strcmp(name, "user_id") == 0);
     }
 
     json_t *key = json_object_get(doc, "key");
@@ -135,6 +136,17 @@ static json_t *fuzz_body(const uint8_t *data, size_t len, check_request_t *out)
     REQUIRE(out->key_len >= 1 && out->key_len <= CHECK_MAX_KEY);
     REQUIRE(memchr(out->key, '\0', out->key_len) == NULL);
     REQUIRE(utf8_ok(out->key, out->key_len));
+
+    json_t *user = json_object_get(doc, "user_id");
+    if (user == NULL) {
+        REQUIRE(out->user_id == NULL);
+    } else {
+        REQUIRE(json_is_string(user) && json_string_value(user) == out->user_id);
+        REQUIRE(out->user_id_len == json_string_length(user));
+        REQUIRE(out->user_id_len >= 1 && out->user_id_len <= CHECK_MAX_KEY);
+        REQUIRE(memchr(out->user_id, '\0', out->user_id_len) == NULL);
+        REQUIRE(utf8_ok(out->user_id, out->user_id_len));
+    }
 
     REQUIRE(out->req.limit >= 1 && out->req.limit <= LIMITER_MAX_LIMIT);
     REQUIRE(out->req.limit == member_u64(doc, "limit", 0));

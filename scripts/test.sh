@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 BUILD_SAN=${BUILD_SAN:-build-san}
 VENV=${VENV:-build/venv}
+case "$VENV" in /*) ;; *) VENV=$PWD/$VENV ;; esac
+export VENV
 failed=()
 passed=()
 

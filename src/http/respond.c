@@ -112,11 +112,13 @@ static void respond_finish(api_request_t *ar, int status, const char *content_ty
                            const char *body, size_t len, int copy)
 {
     h2o_req_t *req = ar->req;
-    uint64_t ns = clock_mono_ns() - ar->start_ns;
     static h2o_generator_t generator = {NULL, NULL};
 
-    metrics_http(&ar->worker->metrics, ar->route, status, ns);
-    access_log(ar, status, ns);
+    if (METRICS_ENABLED) {
+        uint64_t ns = clock_mono_ns() - ar->start_ns;
+        metrics_http(&ar->worker->metrics, ar->route, status, ns);
+        access_log(ar, status, ns);
+    }
 
     ar->status = status;
     req->res.status = status;

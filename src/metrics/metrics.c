@@ -46,6 +46,7 @@ const char *metrics_outcome_name(metrics_outcome_t outcome)
     return outcome_names[outcome];
 }
 
+#if METRICS_ENABLED
 void metrics_observe(metrics_histogram_t *h, uint64_t ns)
 {
     for (int i = 0; i < METRICS_BUCKETS; i++) {
@@ -86,6 +87,7 @@ void metrics_check(metrics_worker_t *m, const uint8_t *tag, const char *tenant,
     }
     METRICS_ADD(m->other_tenant_checks[algorithm][outcome], 1);
 }
+#endif
 
 /* --- rendering ------------------------------------------------------------------------- */
 

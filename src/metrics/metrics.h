@@ -76,6 +76,12 @@ typedef struct {
     _Atomic uint64_t other_tenant_checks[LIMITER_ALGORITHM_COUNT][OUTCOME_COUNT];
 } metrics_worker_t;
 
+/*
+ * RATEWATCH_METRICS=OFF (CMake) compiles the counting out, for the benchmark that shows
+ * what it costs; /metrics then reports zeros.
+ */
+#ifndef RW_NO_METRICS
+#define METRICS_ENABLED 1
 #define METRICS_ADD(field, n)                                                                      \
     atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n),    \
                           memory_order_relaxed)
@@ -84,6 +90,13 @@ void metrics_observe(metrics_histogram_t *h, uint64_t ns);
 void metrics_http(metrics_worker_t *m, metrics_route_t route, int status, uint64_t ns);
 void metrics_check(metrics_worker_t *m, const uint8_t *tag, const char *tenant,
                    limiter_algorithm_t algorithm, metrics_outcome_t outcome);
+#else
+#define METRICS_ENABLED                                   0
+#define METRICS_ADD(field, n)                             ((void)(field), (void)(n))
+#define metrics_observe(h, ns)                            ((void)(h), (void)(ns))
+#define metrics_http(m, route, status, ns)                ((void)(m), (void)(route), (void)(status), (void)(ns))
+#define metrics_check(m, tag, tenant, algorithm, outcome) ((void)(m), (void)(outcome))
+#endif
 
 const char *metrics_route_path(metrics_route_t route);
 metrics_route_t metrics_route_of(const char *path, size_t len);

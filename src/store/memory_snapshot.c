@@ -159,8 +159,8 @@ static void set_aside(const char *path, uint64_t now_ms, const char *why)
     if (rename(path, aside) == 0)
         LOG_ERROR("snapshot: %s is %s; moved to %s and starting without it", path, why, aside);
     else
-        LOG_ERROR("snapshot: %s is %s and cannot be moved aside (%s); starting without it",
-                  path, why, strerror(errno));
+        LOG_ERROR("snapshot: %s is %s and cannot be moved aside (%s); starting without it", path,
+                  why, strerror(errno));
 }
 
 /* Parses `data` into entries; returns NULL on success or what is wrong. */
@@ -244,8 +244,7 @@ void memory_snapshot_load(memory_store_t *m, uint64_t now_ms)
     }
     close(fd);
 
-    const char *why = got == len ? parse(m, data, len, now_ms, &loaded, &expired)
-                                 : "unreadable";
+    const char *why = got == len ? parse(m, data, len, now_ms, &loaded, &expired) : "unreadable";
     free(data);
     if (why != NULL) {
         /* Nothing half-loaded stays: the store starts empty, and says so. */

@@ -156,10 +156,14 @@ class RedisServer:
         self.client = redis.Redis(port=self.port, socket_timeout=5)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited ({self.proc.returncode}); port taken?")
             try:
-                if self.client.ping():
+                # The server answering must be ours, not another one on a reused port.
+                if self.client.info("server")["process_id"] == self.proc.pid:
                     return
-            except Exception:
+                raise RuntimeError(f"port {self.port} is served by another redis-server")
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start")
 

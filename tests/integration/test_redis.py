@@ -27,13 +27,14 @@ UNIT_BIN = Path(BIN).parent / "test_sliding_window"
 def run_script(redis_server, key, step):
     """One step through the Lua script with the step's time. The TTL the script set is
     checked against its bound, then removed: the test's clock is not Redis's."""
-    r = redis_server.client
-    allowed, remaining, reset, retry = r.eval(LUA, 1, key, step["limit"], step["window_ms"],
-                                              step["cost"], step["t"])
-    ttl = r.pttl(key)
+    # One transaction, so that a millisecond TTL cannot run out between the three commands.
+    pipe = redis_server.client.pipeline(transaction=True)
+    pipe.eval(LUA, 1, key, step["limit"], step["window_ms"], step["cost"], step["t"])
+    pipe.pttl(key)
+    pipe.persist(key)
+    (allowed, remaining, reset, retry), ttl, _ = pipe.execute()
     if allowed and step["cost"] > 0:
         assert 0 < ttl <= reset, (ttl, reset)
-    r.persist(key)
     return {"allowed": bool(allowed), "remaining": remaining, "reset_in_ms": reset,
             "retry_after_ms": None if retry == -1 else retry}
 
@@ -98,7 +99,8 @@ def test_check_through_redis_and_every_key_has_a_bounded_ttl(start_ratewatch, re
         assert body["allowed"] is True and body["remaining"] == 2
     rw.check("peek-only", limit=3, window=60, cost=0)
     keys = list(redis_server.client.scan_iter(count=1000))
-    assert len(keys) == 30
+    assert len([k for k in keys if b"}:c:" in k]) == 30  # and one subject index per key
+    assert len([k for k in keys if b"}:s:" in k]) == 30
     for k in keys:
         ttl = redis_server.client.pttl(k)
         assert ttl > 0, k
@@ -316,7 +318,8 @@ def test_unix_socket_and_database(start_ratewatch, tmp_path):
         rw = start_ratewatch(env={"REDIS_URL": f"unix://{sock}?db=3"})
         assert rw.check("u").json()["allowed"] is True
         client = redis.Redis(unix_socket_path=str(sock), db=3)
-        assert len(list(client.scan_iter())) == 1
+        assert len(list(client.scan_iter(match="rw:*:c:*"))) == 1
+        assert len(list(redis.Redis(unix_socket_path=str(sock), db=0).scan_iter())) == 0
     finally:
         proc.terminate()
         proc.wait()
