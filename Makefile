@@ -39,6 +39,11 @@ format:
 format-check:
 	@scripts/format-check.sh
 
+# FUZZ_SECONDS of libFuzzer on the /v1/check body parser and API keys (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
 bench: deps-test build
 	@bench/run.sh
 

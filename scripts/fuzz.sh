@@ -36,7 +36,8 @@ can_link_fuzzer() {
     command -v clang >/dev/null || return 1
     local probe
     probe=$(mktemp -d)
-    printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{\n    (void)d;\n    (void)n;\n    return 0;\n}\n' >"$probe/p.c"
+    printf '%s\n' 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)' \
+        '{ (void)d; (void)n; return 0; }' >"$probe/p.c"
     clang -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$probe/p" >/dev/null 2>&1
     local rc=$?
     rm -rf "$probe"

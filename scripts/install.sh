@@ -51,8 +51,9 @@ grep -qx "ExecStart=$PREFIX/bin/ratewatch" "$tmp" || fail "could not set ExecSta
 install -m 0644 "$tmp" "$unit"
 echo "installed $unit"
 
-# The environment file holds the secret: root only, and never overwritten.
-install -d -m 0750 "$envdir"
+# The environment file holds the secret: root only, and never overwritten. The directory
+# stays readable: the service's own user reads RATEWATCH_ENV_FILE from it on reload.
+install -d -m 0755 "$envdir"
 if [ -e "$envfile" ]; then
     echo "kept $envfile (exists; the current defaults are in deploy/ratewatch.env)"
 else

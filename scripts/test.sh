@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0 OR MIT
-# Runs every suite: format, unit tests under ASan+UBSan, integration tests against the
-# real (sanitized) binary, and the client libraries' tests. Every server a suite needs is
-# started by that suite on a free loopback port and stopped by it.
+# Runs every suite: format, unit tests under ASan+UBSan, the fuzz corpus and regressions,
+# integration tests against the real (sanitized) binary, and the client libraries' tests.
+# Every server a suite needs is started by that suite on a free loopback port and stopped
+# by it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +39,7 @@ step "format" scripts/format-check.sh
 step "build (release)" make --no-print-directory build
 step "build (ASan+UBSan)" make --no-print-directory build-san
 step "unit tests" ctest --test-dir "$BUILD_SAN" --output-on-failure
+step "fuzz corpus replay" scripts/fuzz.sh --replay
 step "python environment" python_env
 step "integration tests" "$VENV/bin/python" -m pytest -q tests/integration
 for suite in clients/*/run-tests.sh; do

@@ -42,14 +42,18 @@ static void add_ratelimit_headers(h2o_req_t *req, const pending_check_t *p,
     char tmp[160];
     buf_t b = buf_init(tmp, sizeof(tmp));
 
-    buf_printf(&b, "\"%s\";q=", policy);
+    buf_puts(&b, "\"");
+    buf_puts(&b, policy);
+    buf_puts(&b, "\";q=");
     buf_u64(&b, p->req.limit);
     buf_puts(&b, ";w=");
     buf_u64(&b, limiter_ms_to_s_ceil(p->req.window_ms));
     add_header(req, H2O_STRLIT("ratelimit-policy"), &b);
 
     b = buf_init(tmp, sizeof(tmp));
-    buf_printf(&b, "\"%s\";r=", policy);
+    buf_puts(&b, "\"");
+    buf_puts(&b, policy);
+    buf_puts(&b, "\";r=");
     buf_u64(&b, r->remaining);
     buf_puts(&b, ";t=");
     buf_u64(&b, limiter_ms_to_s_ceil(r->reset_in_ms));
@@ -70,7 +74,7 @@ static void respond_decision(api_request_t *ar, const pending_check_t *p, const 
     char body[256];
     buf_t b = buf_init(body, sizeof(body));
 
-    buf_printf(&b, "{\"allowed\":%s,\"limit\":", r->allowed ? "true" : "false");
+    buf_puts(&b, r->allowed ? "{\"allowed\":true,\"limit\":" : "{\"allowed\":false,\"limit\":");
     buf_u64(&b, p->req.limit);
     buf_puts(&b, ",\"remaining\":");
     buf_u64(&b, r->remaining);

@@ -7,6 +7,7 @@
 #include "api/handlers.h"
 #include "auth/auth.h"
 #include "http/respond.h"
+#include "util/buf.h"
 #include "util/clock.h"
 
 enum { METHOD_GET = 1, METHOD_HEAD = 2, METHOD_POST = 4, METHOD_OTHER = 8 };
@@ -67,9 +68,21 @@ static void request_id_assign(api_request_t *ar)
             return;
         }
     }
+    /* <boot id>-<worker>-<sequence in hex>: unique per process, made without printf. */
+    static const char digits[] = "0123456789abcdef";
     worker_t *w = ar->worker;
-    snprintf(ar->request_id, sizeof(ar->request_id), "%s-%u-%llx", w->server->boot_id, w->index,
-             (unsigned long long)++w->request_seq);
+    char tmp[20];
+    size_t n = 0;
+    buf_t b = buf_init(ar->request_id, sizeof(ar->request_id));
+
+    buf_puts(&b, w->server->boot_id);
+    buf_append(&b, "-", 1);
+    buf_u64(&b, w->index);
+    buf_append(&b, "-", 1);
+    for (uint64_t seq = ++w->request_seq; seq != 0 || n == 0; seq >>= 4)
+        tmp[n++] = digits[seq & 15];
+    while (n > 0)
+        buf_append(&b, &tmp[--n], 1);
 }
 
 /* Runs when h2o frees the request, after its response has been written out. */

@@ -15,6 +15,9 @@
  */
 int auth_request_or_respond(api_request_t *ar);
 
+/* Frees the worker's cache of verified keys; call when the worker stops. */
+void auth_cache_free(worker_t *w);
+
 /* The fixed secret of development mode, and its ready-made key for tenant "dev". */
 #define AUTH_DEVELOPMENT_SECRET "ratewatch-development-secret-never-use-in-production"
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/router.h"
+#include "auth/auth.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -206,6 +207,7 @@ static void *worker_main(void *arg)
                  (unsigned long long)w->in_flight);
 
     store_worker_detach(w->store);
+    auth_cache_free(w);
     if (atomic_load(&w->open_connections) == 0) {
         h2o_context_dispose(&w->ctx);
         h2o_evloop_destroy(loop);

@@ -33,7 +33,8 @@ typedef struct worker {
     _Atomic uint64_t open_connections;
     uint64_t in_flight; /* requests dispatched and not yet disposed of; this thread only */
     int disposed;
-    uint64_t access_seq; /* for RATEWATCH_ACCESS_LOG=sample:N */
+    uint64_t access_seq;           /* for RATEWATCH_ACCESS_LOG=sample:N */
+    struct auth_cache *auth_cache; /* keys this worker has verified; see auth.c */
     metrics_worker_t metrics;
     pthread_t thread;
 } worker_t;

@@ -96,7 +96,6 @@ def test_api_conforms_to_openapi(case, server):
         assert json.loads(response.content)["code"] == "invalid_field"
 
 
-
 def conforms(label, response):
     """Validates an answer to a hand-made request against the operation `label`."""
     schema.find_operation_by_label(label).Case().validate_response(response, checks=CONFORMANCE)
