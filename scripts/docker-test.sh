@@ -28,8 +28,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 # The whole run is bounded: the script runs itself under timeout(1), and every step has a
-# bound of its own; on the signal the EXIT trap below still cleans up. (--foreground keeps
-# everything in the terminal's process group, so Ctrl-C reaches it too.)
+# bound of its own; on the signal the EXIT trap below stops the step and cleans up.
+# (--foreground leaves the script in the terminal's process group, so Ctrl-C reaches it.)
 LIMIT_S=${DOCKER_TEST_TIMEOUT_S:-2700}
 if [ -z "${_DOCKER_TEST_BOUNDED:-}" ]; then
     export _DOCKER_TEST_BOUNDED=1
@@ -53,10 +53,55 @@ die() { log "FAILED: $*"; exit 1; }
 WORK=$(mktemp -d /tmp/ratewatch-docker-test.XXXXXX)
 MOUNTED=""
 SERVER_PID=""
+STEP_PID=""
+
+# Unmounts whatever is mounted under $1, deepest first (an interrupted debootstrap leaves its
+# /proc, /sys and /dev mounts in the new root), then says whether anything is left.
+unmount_under() {
+    local m
+    awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo |
+        sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+    ! awk -v d="$1" '$5 == d || index($5, d "/") == 1 { found = 1 } END { exit !found }' \
+        /proc/self/mountinfo
+}
+
+# Removes a directory tree of this script's, never crossing into a mounted file system.
+remove_tree() {
+    if unmount_under "$1"; then
+        rm -rf --one-file-system "$1"
+    else
+        log "warning: $1 still has mounts under it; left in place"
+    fi
+}
+
+# Runs a long step for at most $1 seconds, its output to the file $2. In the background, so
+# that a signal to this script (the overall limit, Ctrl-C) interrupts the wait at once and
+# the cleanup stops the step.
+bounded() {
+    local limit=$1 out=$2 rc=0
+    shift 2
+    timeout -k 10 "$limit" "$@" >>"$out" 2>&1 &
+    STEP_PID=$!
+    wait "$STEP_PID" || rc=$?
+    STEP_PID=""
+    return "$rc"
+}
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [ -n "$STEP_PID" ] && kill -0 "$STEP_PID" 2>/dev/null; then
+        log "stopping the step in progress"
+        kill -TERM "$STEP_PID" 2>/dev/null || true
+        for _ in $(seq 150); do kill -0 "$STEP_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$STEP_PID" 2>/dev/null || true
+        wait "$STEP_PID" 2>/dev/null || true
+        # An interrupted build leaves its working containers (and their mounts) behind; in
+        # this script's own storage every container is one of its builds.
+        for c in $(timeout 60 "${PM[@]}" ps -a --external -q 2>/dev/null); do
+            timeout 60 "${PM[@]}" rm -f "$c" >/dev/null 2>&1 || log "warning: could not remove $c"
+        done
+    fi
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -TERM "$SERVER_PID" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
@@ -67,7 +112,7 @@ cleanup() {
         timeout --foreground -k 10 60 "${PM[@]}" image unmount "$IMAGE" >/dev/null 2>&1 ||
             log "warning: could not unmount $IMAGE"
     fi
-    rm -rf "$WORK"
+    remove_tree "$WORK"
     if [ "$rc" -eq 0 ]; then log "passed"; else log "failed (exit $rc)"; fi
     exit "$rc"
 }
@@ -87,8 +132,9 @@ command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    timeout --foreground -k 10 300 apt-get update -qq
-    timeout --foreground -k 10 600 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    bounded 300 "$WORK/apt.log" apt-get update -qq || { cat "$WORK/apt.log"; die "apt-get update failed"; }
+    bounded 600 "$WORK/apt.log" apt-get install -y -qq --no-install-recommends "${need[@]}" ||
+        { tail -n 20 "$WORK/apt.log"; die "apt-get install ${need[*]} failed"; }
 fi
 
 # ---- the mirror apt is configured with --------------------------------------------------
@@ -128,10 +174,10 @@ log "mirror $MIRROR, security $SECURITY"
 mkdir -p "$CACHE"
 TARBALL=$CACHE/bookworm-minbase.tar
 if [ "${DOCKER_TEST_REFRESH:-0}" = 1 ] || [ ! -s "$TARBALL" ]; then
-    log "debootstrap --variant=minbase bookworm (cold: a few minutes)"
+    log "debootstrap --variant=minbase bookworm (about a minute, once)"
     rootfs=$WORK/rootfs
-    if ! timeout --foreground -k 10 1200 debootstrap --variant=minbase bookworm "$rootfs" "$MIRROR" \
-            >"$WORK/debootstrap.log" 2>&1; then
+    if ! bounded 1200 "$WORK/debootstrap.log" \
+            debootstrap --variant=minbase bookworm "$rootfs" "$MIRROR"; then
         tail -n 30 "$WORK/debootstrap.log" || true
         die "debootstrap failed (log above)"
     fi
@@ -167,8 +213,9 @@ EOF
     rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/var/log/*.log \
            "$rootfs"/tmp/* "$rootfs"/debootstrap
     : >"$rootfs/etc/resolv.conf"
+    unmount_under "$rootfs" || die "mounts are left under $rootfs"
     tar --numeric-owner --xattrs -C "$rootfs" -cf "$TARBALL.tmp" .
-    rm -rf "$rootfs"
+    remove_tree "$rootfs"
     mv "$TARBALL.tmp" "$TARBALL"
     rm -f "$CACHE/image-id"
     log "base root cached in ${TARBALL#"$ROOT"/} ($(du -h "$TARBALL" | cut -f1))"
@@ -182,7 +229,8 @@ if [ -n "$current_id" ] && [ -s "$CACHE/image-id" ] && [ "$current_id" = "$(cat 
     log "base image $BASE_REF already imported (${current_id:0:12})"
 else
     log "podman import as $BASE_NAME"
-    timeout --foreground -k 10 600 "${PM[@]}" import --change 'CMD ["bash"]' "$TARBALL" "$BASE_NAME" >/dev/null
+    bounded 600 "$WORK/import.log" "${PM[@]}" import --change 'CMD ["bash"]' "$TARBALL" "$BASE_NAME" ||
+        { cat "$WORK/import.log"; die "podman import failed"; }
     "${PM[@]}" image inspect --format '{{.Id}}' "$BASE_REF" >"$CACHE/image-id" ||
         die "podman import did not create $BASE_REF"
 fi
@@ -191,7 +239,7 @@ fi
 build_args=(--isolation chroot --pull=never --format docker --layers -t "$IMAGE" -f Dockerfile)
 [ "${DOCKER_TEST_NO_CACHE:-0}" = 1 ] && build_args+=(--no-cache)
 log "podman build ${build_args[*]} ."
-if ! timeout --foreground -k 10 1800 "${PM[@]}" build "${build_args[@]}" . >"$WORK/build.log" 2>&1; then
+if ! bounded 1800 "$WORK/build.log" "${PM[@]}" build "${build_args[@]}" .; then
     cp "$WORK/build.log" "$CACHE/last-build.log" || true
     tail -n 40 "$WORK/build.log" || true
     die "podman build failed (log above; all of it in ${CACHE#"$ROOT"/}/last-build.log)"
@@ -201,10 +249,10 @@ grep -E '^(\[[0-9]+/[0-9]+\] )?STEP|^--> Using cache|^COMMIT' "$WORK/build.log" 
     sed 's/^/    /' || true
 # The build stage under a tag of its own keeps its layers as the next run's cache; what the
 # previous runs built and nothing names any more goes.
-timeout --foreground -k 10 300 "${PM[@]}" build --isolation chroot --pull=never --format docker --layers \
-    --target build -t "$BUILD_STAGE_IMAGE" -f Dockerfile . >>"$WORK/build.log" 2>&1 ||
+bounded 300 "$WORK/build.log" "${PM[@]}" build --isolation chroot --pull=never --format docker \
+    --layers --target build -t "$BUILD_STAGE_IMAGE" -f Dockerfile . ||
     die "tagging the build stage failed"
-timeout --foreground -k 10 300 "${PM[@]}" image prune -f >/dev/null || log "warning: podman image prune failed"
+bounded 300 "$WORK/prune.log" "${PM[@]}" image prune -f || log "warning: podman image prune failed"
 new_id=$("${PM[@]}" image inspect --format '{{.Id}}' "$IMAGE")
 log "built $IMAGE (${new_id:0:12}, $("${PM[@]}" image inspect --format '{{.Size}}' "$IMAGE" |
     awk '{ printf "%.1f MB", $1 / 1e6 }'))"

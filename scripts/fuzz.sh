@@ -79,7 +79,7 @@ clang "${common[@]}" -std=gnu11 -w -c "$blake3_dir/blake3_portable.c" \
 # shellcheck disable=SC2086
 clang "${common[@]}" -fsanitize=fuzzer -std=gnu11 -Wall -Wextra -Werror -Isrc \
     -I"$blake3_dir" $pkg_cflags \
-    fuzz/fuzz_check_request.c src/api/check_request.c src/limiter/sliding_window.c \
+    fuzz/fuzz_check_request.c src/api/check_request.c src/limiter/sliding_window.c src/util/utf8.c \
     src/crypto/apikey.c src/crypto/derive.c \
     "$OUT/blake3.o" "$OUT/blake3_dispatch.o" "$OUT/blake3_portable.o" \
     $pkg_libs -o "$BIN"

@@ -146,8 +146,9 @@ static void on_store_answer(void *data, store_status_t status, const limiter_res
         break;
     case OUTCOME_DEGRADED: {
         /* Nothing was counted: the answer says so rather than pretend to know. */
-        limiter_result_t open = {
-            .allowed = true, .remaining = p->req.limit, .retry_after_ms = LIMITER_NO_RETRY};
+        limiter_result_t open = {.allowed = p->req.cost <= p->req.limit,
+                                 .remaining = p->req.limit,
+                                 .retry_after_ms = LIMITER_NO_RETRY};
         respond_decision(ar, p, &open, 1);
         break;
     }

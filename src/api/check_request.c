@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 #include "api/check_request.h"
 
+#include "util/utf8.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +62,8 @@ json_t *check_request_parse(const char *body, size_t len, check_request_t *out, 
         if (strstr(jerr.text, "too big") != NULL || strstr(jerr.text, "overflow") != NULL)
             return fail(err, NULL, ERR_INVALID_FIELD,
                         "a number in the body is out of range: see the field rules in docs/API.md");
+        /* jansson quotes the input around the error, which may cut a UTF-8 sequence. */
+        utf8_ascii_only(jerr.text);
         return fail(err, NULL, ERR_INVALID_JSON, "the body is not valid JSON: %s (at byte %d)",
                     jerr.text, jerr.position);
     }

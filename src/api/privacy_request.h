@@ -28,7 +28,4 @@ int privacy_request_parse(const char *body, size_t len, int with_reason, const c
  */
 int privacy_query_parse(const char *query, size_t len, privacy_request_t *out, api_error_t *err);
 
-/* Whether `s` is valid UTF-8. */
-int utf8_valid(const char *s, size_t len);
-
 #endif

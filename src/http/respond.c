@@ -6,6 +6,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 static const struct {
     int status;
@@ -156,6 +157,8 @@ void respond_error(api_request_t *ar, error_code_t code, const char *message)
     buf_t b = buf_init(body, sizeof(body));
 
     buf_puts(&b, "{\"error\":");
+    if (!utf8_valid(message, strlen(message)))
+        message = "the request was rejected";
     buf_json_string(&b, message, strlen(message));
     buf_printf(&b, ",\"code\":\"%s\"}", error_table[code].code);
     if (b.overflow) {

@@ -94,7 +94,7 @@ void metrics_check(metrics_worker_t *m, const uint8_t *tag, const char *tenant,
 #define METRICS_ENABLED                                   0
 #define METRICS_ADD(field, n)                             ((void)(field), (void)(n))
 #define metrics_observe(h, ns)                            ((void)(h), (void)(ns))
-#define metrics_http(m, route, status, ns)                ((void)(m), (void)(route), (void)(status), (void)(ns))
+#define metrics_http(m, route, status, ns)                ((void)(m), (void)(status))
 #define metrics_check(m, tag, tenant, algorithm, outcome) ((void)(m), (void)(outcome))
 #endif
 
