@@ -32,7 +32,8 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libh2o-evloop0.13 libjansson4 libssl3 libhiredis0.14 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
- && useradd --system --uid 10001 --user-group --home-dir /var/lib/ratewatch --no-create-home \
+ && groupadd --system --gid 10001 ratewatch \
+ && useradd --system --uid 10001 --gid ratewatch --home-dir /var/lib/ratewatch --no-create-home \
         --shell /usr/sbin/nologin ratewatch \
  && install -d -o ratewatch -g ratewatch -m 0750 /var/lib/ratewatch
 

@@ -106,12 +106,14 @@ core_ticks() {
     die "no cpu$1 in /proc/stat"
 }
 
+# Runs wrk on the client core; its own CPU seconds ("user sys") go to OUTFILE.cpu.
 run_wrk() { # OUTFILE SECONDS URL MODE TOKEN [extra wrk flags]
-    local out=$1 secs=$2 url=$3 mode=$4 token=$5
+    local out=$1 secs=$2 url=$3 mode=$4 token=$5 TIMEFORMAT='%3U %3S'
     shift 5
-    timeout $((secs + 60)) taskset -c "$CLIENT_CPU" wrk -t "$THREADS" -c "$CONNECTIONS" \
-        -d "${secs}s" "$@" -s "$BENCH_DIR/wrk-keys.lua" "$url" -- "$mode" "$KEYS" "$token" \
-        >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed against $url"; }
+    { time timeout $((secs + 60)) taskset -c "$CLIENT_CPU" wrk -t "$THREADS" \
+        -c "$CONNECTIONS" -d "${secs}s" "$@" -s "$BENCH_DIR/wrk-keys.lua" "$url" \
+        -- "$mode" "$KEYS" "$token" >"$out" 2>&1; } 2>"$out.cpu" ||
+        { cat "$out" >&2; die "wrk failed against $url"; }
 }
 
 # measure ROUND NAME URL MODE TOKEN PID...: warm-up, then the measured run.
@@ -133,13 +135,16 @@ measure() {
         die "could not read the CPU time of $name (pids ${pids[*]}): did it exit?"
     local ticks=$((u1 - u0 + k1 - k0))
 
-    local result
+    local result wrk_user wrk_sys
     result=$(grep '^BENCH_RESULT ' "$OUT_DIR/$tag.txt" | head -n 1) ||
         die "no result line in $OUT_DIR/$tag.txt"
+    read -r wrk_user wrk_sys <"$OUT_DIR/$tag.txt.cpu"
     echo "round=$round server=$name ${result#BENCH_RESULT } server_ticks=$ticks" \
         "server_user_ticks=$((u1 - u0)) server_sys_ticks=$((k1 - k0))" \
         "server_core_busy=$((s1 - s0)) server_core_total=$((s1total - s0total))" \
-        "client_core_busy=$((c1 - c0)) client_core_total=$((c1total - c0total))" >>"$RECORDS"
+        "client_core_busy=$((c1 - c0)) client_core_total=$((c1total - c0total))" \
+        "wrk_cpu_s=$(awk -v u="$wrk_user" -v s="$wrk_sys" 'BEGIN { printf "%.3f", u + s }')" \
+        >>"$RECORDS"
     local req=${result#*requests=}
     req=${req%% *}
     say "  $name: $req requests in ${DURATION}s, server CPU $((ticks * 1000000 / CLK_TCK)) µs"

@@ -49,6 +49,16 @@ def derive(rec, clk_tck):
         non_2xx=non2xx,
         socket_errors=socket_errors,
     )
+    # Other work on either core: on the server's it inflates CPU per request directly; on
+    # wrk's it slows the load, the server batches less and pays more per request.
+    client_total_s = max(rec["client_core_total"], 1) / clk_tck
+    rec["wrk_pct_of_core"] = 100.0 * rec.get("wrk_cpu_s", 0.0) / client_total_s
+    rec["other_work_server_core_pct"] = (rec["server_core_busy_pct"]
+                                         - rec["server_process_pct_of_core"])
+    rec["other_work_client_core_pct"] = (rec["client_core_busy_pct"]
+                                         - rec["wrk_pct_of_core"]) if "wrk_cpu_s" in rec else 0.0
+    rec["disturbed"] = (rec["other_work_server_core_pct"] > 10
+                        or rec["other_work_client_core_pct"] > 10)
     return rec
 
 
@@ -90,11 +100,21 @@ def main():
         if len(pair) == 2:
             per_round.append({
                 "round": rnd,
+                "disturbed": pair["ratewatch"]["disturbed"] or pair["nginx"]["disturbed"],
                 "cpu_per_request_ratio": pair["ratewatch"]["cpu_us_per_request"]
                 / pair["nginx"]["cpu_us_per_request"],
                 "requests_per_s_ratio": pair["ratewatch"]["requests_per_s"]
                 / pair["nginx"]["requests_per_s"],
             })
+
+    calm = [p for p in per_round if not p["disturbed"]]
+    calm_ratios = None
+    if calm:
+        calm_ratios = {
+            "rounds": [p["round"] for p in calm],
+            "cpu_per_request": median(p["cpu_per_request_ratio"] for p in calm),
+            "requests_per_s": median(p["requests_per_s_ratio"] for p in calm),
+        }
 
     result = {
         "stamp": env("STAMP"),
@@ -134,6 +154,7 @@ def main():
             "user_cpu_per_request": user_ratio,
             "sys_cpu_per_request": sys_ratio,
             "per_round": per_round,
+            "undisturbed_rounds": calm_ratios,
             "target_cpu_per_request": target,
             "within_target": cpu_ratio <= target,
         },
@@ -160,22 +181,30 @@ def main():
           f"requests/s {rps_ratio:.2f}x")
     print(f"  (user CPU per request {user_ratio:.2f}x, system CPU per request {sys_ratio:.2f}x)")
     if len(per_round) > 1:
-        print("per round (CPU/req, req/s): " + ", ".join(
+        print("per round (CPU/req, req/s; * disturbed): " + ", ".join(
             f"{p['cpu_per_request_ratio']:.2f}x/{p['requests_per_s_ratio']:.2f}x"
-            for p in per_round))
+            + ("*" if p["disturbed"] else "") for p in per_round))
+    if calm_ratios and len(calm) < len(per_round):
+        print(f"undisturbed rounds only ({len(calm)} of {len(per_round)}, median of their "
+              f"ratios): CPU per request {calm_ratios['cpu_per_request']:.2f}x, "
+              f"requests/s {calm_ratios['requests_per_s']:.2f}x")
     for name in SERVERS:
         s = summary[name]
         if s["non_2xx"] or s["socket_errors"]:
             print(f"WARNING: {LABELS[name]} had {s['non_2xx']} non-2xx answers and "
                   f"{s['socket_errors']} socket errors; its figures are not comparable")
-        others = max(r["server_core_busy_pct"] - r["server_process_pct_of_core"]
-                     for r in runs if r["server"] == name)
-        if others > 10:
-            print(f"note: during a {LABELS[name]} run {others:.0f}% of the server's core went "
-                  f"to other work than the server: its figures may be disturbed")
-        if s["client_core_busy_pct"] > 95:
-            print(f"note: wrk's core was {s['client_core_busy_pct']:.0f}% busy during the "
-                  f"{LABELS[name]} run: its requests/s may be bounded by the client")
+        mine = [r for r in runs if r["server"] == name]
+        disturbed = [r for r in mine if r["disturbed"]]
+        if disturbed:
+            srv = max(r["other_work_server_core_pct"] for r in disturbed)
+            cli = max(r["other_work_client_core_pct"] for r in disturbed)
+            print(f"note: in {len(disturbed)} of {len(mine)} {LABELS[name]} runs other work "
+                  f"took up to {srv:.0f}% of the server's core and {cli:.0f}% of wrk's: "
+                  f"figures may be disturbed")
+        wrk_pct = median(r["wrk_pct_of_core"] for r in mine)
+        if wrk_pct is not None and wrk_pct > 95:
+            print(f"note: wrk used {wrk_pct:.0f}% of its core during the {LABELS[name]} "
+                  f"runs: requests/s may be bounded by the client")
     print(f"auth: {env('BENCH_AUTH')}; load average before {env('LOAD_BEFORE')}, "
           f"after {env('LOAD_AFTER')}")
     return 0 if cpu_ratio <= target else 3

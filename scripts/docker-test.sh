@@ -52,6 +52,7 @@ die() { log "FAILED: $*"; exit 1; }
 
 WORK=$(mktemp -d /tmp/ratewatch-docker-test.XXXXXX)
 MOUNTED=""
+DATA_MOUNT=""
 SERVER_PID=""
 STEP_PID=""
 
@@ -107,6 +108,10 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
         kill -KILL "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ -n "$DATA_MOUNT" ]; then
+        umount "$DATA_MOUNT" 2>/dev/null || umount -l "$DATA_MOUNT" 2>/dev/null ||
+            log "warning: could not unmount $DATA_MOUNT"
     fi
     if [ -n "$MOUNTED" ]; then
         timeout --foreground -k 10 60 "${PM[@]}" image unmount "$IMAGE" >/dev/null 2>&1 ||
@@ -288,6 +293,16 @@ for tool in gcc cc cmake make pkg-config; do
     [ ! -e "$MNT/usr/bin/$tool" ] || die "build tool $tool is in the runtime image"
 done
 
+# The image is mounted read-only; its data directory gets a writable directory of its own,
+# as a volume would in a container.
+data_dir=$(sed -n 's/^RATEWATCH_DATA_DIR=//p' "$WORK/image.env")
+if [ -n "$data_dir" ]; then
+    [ -d "$MNT$data_dir" ] || die "RATEWATCH_DATA_DIR $data_dir is not in the image"
+    install -d -o "$uid" -g "$gid" -m 0750 "$WORK/data"
+    mount --bind "$WORK/data" "$MNT$data_dir"
+    DATA_MOUNT=$MNT$data_dir
+fi
+
 # A command of the image, run as its user with only the image's environment plus $extra.
 mapfile -t image_env <"$WORK/image.env"
 in_image_for() {
@@ -362,3 +377,6 @@ done
 SERVER_PID=""
 [ "$rc" = 0 ] || { cat "$WORK/server.log"; die "ratewatch exited $rc on SIGTERM"; }
 log "SIGTERM: exited 0"
+if grep '"level":"error"' "$WORK/server.log"; then die "ratewatch logged errors (above)"; fi
+grep '"level":"warn"' "$WORK/server.log" | sed 's/^/    warning logged: /' || true
+[ -z "$data_dir" ] || log "left in $data_dir: $(ls -A "$WORK/data" | tr '\n' ' ')"

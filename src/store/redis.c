@@ -103,6 +103,8 @@ struct redis_worker {
     redis_cmd_t *free_cmds;
     h2o_timeout_t cmd_timeout;
     h2o_timeout_t tick;
+    h2o_timeout_t flush_timeout; /* zero: fires at the end of the loop's current pass */
+    h2o_timeout_entry_t flush_entry;
     h2o_timeout_entry_t tick_entry;
     h2o_timeout_entry_t connect_entry;
     uint64_t backoff_ms;
@@ -257,6 +259,21 @@ static void on_write_complete(h2o_socket_t *sock, const char *err)
     conn_flush(w);
 }
 
+static void on_flush_due(h2o_timeout_entry_t *entry)
+{
+    conn_flush(H2O_STRUCT_FROM_MEMBER(redis_worker_t, flush_entry, entry));
+}
+
+/*
+ * Sends what has gathered once the loop has read everything that is ready now, so the
+ * checks of one pass over the clients leave in one write and arrive in one read.
+ */
+static void conn_flush_soon(redis_worker_t *w)
+{
+    if (!h2o_timeout_is_linked(&w->flush_entry))
+        h2o_timeout_link(w->loop, &w->flush_timeout, &w->flush_entry);
+}
+
 /* Sends what has gathered, unless a write is already on the wire. */
 static void conn_flush(redis_worker_t *w)
 {
@@ -371,7 +388,7 @@ static void on_check_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *repl
         again->retried = 1;
         encode_check(w, &again->check, 1);
         cmd_enqueue(w, again);
-        conn_flush(w);
+        conn_flush_soon(w);
         return;
     }
 
@@ -411,7 +428,7 @@ static void redis_check(store_worker_t *base, const store_check_t *check, store_
     cmd->check = *check;
     encode_check(w, check, 0);
     cmd_enqueue(w, cmd);
-    conn_flush(w);
+    conn_flush_soon(w);
 }
 
 /* --- privacy --------------------------------------------------------------------------- */
@@ -424,7 +441,7 @@ static void send_argv(redis_worker_t *w, redis_cmd_t *cmd, int argc, const char 
         lens[i] = strlen(argv[i]);
     out_command(&w->out, argc, argv, lens);
     cmd_enqueue(w, cmd);
-    conn_flush(w);
+    conn_flush_soon(w);
 }
 
 static void on_erase_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *reply)
@@ -653,7 +670,7 @@ static void on_revocation_version(redis_worker_t *w, redis_cmd_t *cmd, redisRepl
     w->store->revocation_version = version;
     const char *argv[] = {"SMEMBERS", REVOCATIONS_REDIS_SET};
     send_simple(w, on_revocation_members, 2, argv);
-    conn_flush(w);
+    conn_flush_soon(w);
 }
 
 static void on_connect(h2o_socket_t *sock, const char *err)
@@ -686,7 +703,7 @@ static void on_connect(h2o_socket_t *sock, const char *err)
     }
     const char *load[] = {"SCRIPT", "LOAD", SLIDING_WINDOW_LUA};
     send_simple(w, on_setup_reply, 3, load);
-    conn_flush(w);
+    conn_flush_soon(w);
 }
 
 static void on_connect_timeout(h2o_timeout_entry_t *entry)
@@ -825,7 +842,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         const char *argv[] = {"GET", REVOCATIONS_REDIS_VERSION};
         w->next_revocation_poll_ms = now + REVOCATION_POLL_MS;
         send_simple(w, on_revocation_version, 2, argv);
-        conn_flush(w);
+        conn_flush_soon(w);
     }
     h2o_timeout_link(w->loop, &w->tick, &w->tick_entry);
 }
@@ -844,6 +861,8 @@ static store_worker_t *redis_worker_attach(store_t *base, struct st_h2o_evloop_t
     w->backoff_ms = BACKOFF_MIN_MS;
     h2o_timeout_init(loop, &w->cmd_timeout, s->timeout_ms);
     h2o_timeout_init(loop, &w->tick, TICK_MS);
+    h2o_timeout_init(loop, &w->flush_timeout, 0);
+    w->flush_entry.cb = on_flush_due;
     w->tick_entry.cb = on_tick;
     h2o_timeout_link(loop, &w->tick, &w->tick_entry);
     conn_start(w);
@@ -856,9 +875,11 @@ static void redis_worker_detach(store_worker_t *base)
 
     atomic_store(&w->store->stopping, 1);
     h2o_timeout_unlink(&w->tick_entry);
+    h2o_timeout_unlink(&w->flush_entry);
     conn_fail(w, "shutting down");
     atomic_fetch_sub(&w->store->workers_attached, 1);
     h2o_timeout_dispose(w->loop, &w->tick);
+    h2o_timeout_dispose(w->loop, &w->flush_timeout);
     h2o_timeout_dispose(w->loop, &w->cmd_timeout);
     while (w->free_cmds != NULL) {
         redis_cmd_t *next = w->free_cmds->next;
