@@ -8,8 +8,8 @@ BUILD_SAN ?= build-san
 VENV ?= $(BUILD)/venv
 JOBS ?= $(shell nproc)
 
-.PHONY: all build build-san deps deps-test run test test-unit test-integration test-clients \
-        format format-check bench fuzz clean docs-config
+.PHONY: all build build-san deps deps-test run test format format-check bench fuzz clean install \
+        docker-test
 
 all: build
 
@@ -44,8 +44,20 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# RateWatch against nginx's limit_req, then RateWatch on Redis against redis-benchmark.
 bench: deps-test build
 	@bench/run.sh
+	@bench/redis.sh
+
+PREFIX ?= /usr/local
+
+# The binary, the systemd unit and a default environment file (DESTDIR for staging).
+install: build
+	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" BUILD="$(BUILD)" scripts/install.sh
+
+# Builds the Dockerfile with podman and tries the image's binary (scripts/docker-test.sh).
+docker-test:
+	@scripts/docker-test.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

@@ -45,6 +45,7 @@ step "integration tests" "$VENV/bin/python" -m pytest -q tests/integration
 for suite in clients/*/run-tests.sh; do
     [ -x "$suite" ] && step "$(dirname "$suite") tests" "$suite"
 done
+step "docker image (podman)" scripts/docker-test.sh
 
 echo
 echo "=== summary"

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -39,26 +40,51 @@ static void on_connection_close(void *data)
     atomic_fetch_sub_explicit(&worker->server->open_connections, 1, memory_order_relaxed);
 }
 
-static void on_accept(h2o_socket_t *listener, const char *err)
+/* Accepts one waiting connection and hands it to h2o; returns 0 when none was waiting. */
+static int accept_one(worker_t *worker, h2o_socket_t *listener)
 {
-    worker_t *worker = listener->data;
     h2o_socket_t *sock;
 
-    if (err != NULL)
-        return;
     if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
-        return;
+        return 0;
     /* Over the cap, the connection is closed before a byte is read from it. */
     if (atomic_fetch_add_explicit(&worker->server->open_connections, 1, memory_order_relaxed) >=
         worker->server->config->max_connections) {
         atomic_fetch_sub_explicit(&worker->server->open_connections, 1, memory_order_relaxed);
         h2o_socket_close(sock);
-        return;
+        return 1;
     }
     atomic_fetch_add_explicit(&worker->open_connections, 1, memory_order_relaxed);
     sock->on_close.cb = on_connection_close;
     sock->on_close.data = worker;
     h2o_accept(&worker->accept_ctx, sock);
+    return 1;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err == NULL)
+        accept_one(listener->data, listener);
+}
+
+/*
+ * Closing a listener resets the connections still in its accept queue, though their
+ * clients have connected and may have sent a request. So: first make the socket drop new
+ * connection attempts (a filter that accepts no packet: clients retry their SYN and find
+ * the port closed), then accept and serve everything queued, then close.
+ */
+static void listener_drain_and_close(worker_t *w)
+{
+    struct sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
+    struct sock_fprog program = {1, &drop_all};
+
+    if (setsockopt(w->listen_fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) != 0)
+        LOG_WARN("cannot stop new connections before draining: %s", strerror(errno));
+    h2o_socket_read_stop(w->listener);
+    while (accept_one(w, w->listener))
+        ;
+    h2o_socket_close(w->listener);
+    w->listener = NULL;
 }
 
 static int listen_socket(const config_t *config)
@@ -191,10 +217,8 @@ static void *worker_main(void *arg)
      * Stop accepting; answer what is in flight with keep-alive off. Connections that are
      * still open once nothing is in flight are idle and close with the process.
      */
-    h2o_socket_read_stop(w->listener);
-    h2o_socket_close(w->listener);
-    w->listener = NULL;
     w->ctx.shutdown_requested = 1;
+    listener_drain_and_close(w);
     uint64_t deadline = clock_mono_ms() + server->config->shutdown_timeout_s * 1000;
     while ((w->in_flight > 0 || atomic_load(&w->open_connections) > 0) &&
            clock_mono_ms() < deadline) {

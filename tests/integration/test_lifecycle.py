@@ -18,14 +18,10 @@ import pytest
 from conftest import RELEASE_BIN, ROOT
 
 SHUTDOWN_TIMEOUT_S = 5
-# A known server bug, to be set to None once it is fixed: on SIGTERM/SIGINT a worker closes its
-# listening socket while connections the kernel has already completed wait in its accept
-# queue, and Linux resets those. A client whose connect() succeeded and whose request was
-# written gets ECONNRESET without an answer. test_connections_waiting_in_the_accept_queue_...
-# shows it every time (xfail, strict); the load tests meet it in some runs and then report
-# xfail instead of failing, as long as it is the only thing that went wrong.
-ACCEPT_QUEUE_BUG = ("server bug: on stop, listeners are closed with connections still in "
-                    "their accept queue, and those are reset (src/http/server.c, worker_main)")
+# Once a known bug: on stop, a worker closed its listener while connections the kernel had
+# completed waited in its accept queue, and Linux reset them. The listener is now drained
+# first; these tests keep it that way (None: any reset fails them).
+ACCEPT_QUEUE_BUG = None
 CLIENTS = 8
 LOAD_LIMIT_S = 30            # a client thread gives up after this long, whatever happens
 LOAD_LIMIT_REQUESTS = 50_000  # and after this many requests
