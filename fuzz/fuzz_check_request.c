@@ -108,7 +108,27 @@ static json_t *fuzz_body(const uint8_t *data, size_t len, check_request_t *out)
     api_error_t err;
 
     memset(&err, 0, sizeof(err));
-    json_t *doc = check_request_parse((const char *)data, len, out, &err);
+    json_t *doc = check_request_parse_general((const char *)data, len, out, &err);
+
+    /* The fast path must give the general path's answer, to the byte. */
+    check_request_t fast;
+    api_error_t fast_err;
+    memset(&fast_err, 0, sizeof(fast_err));
+    json_t *fast_doc = check_request_parse((const char *)data, len, &fast, &fast_err);
+    REQUIRE((fast_doc == NULL) == (doc == NULL));
+    if (doc == NULL) {
+        REQUIRE(fast_err.code == err.code && strcmp(fast_err.message, err.message) == 0);
+    } else {
+        REQUIRE(fast.key_len == out->key_len && memcmp(fast.key, out->key, fast.key_len) == 0);
+        REQUIRE((fast.user_id == NULL) == (out->user_id == NULL));
+        REQUIRE(fast.user_id == NULL ||
+                (fast.user_id_len == out->user_id_len &&
+                 memcmp(fast.user_id, out->user_id, fast.user_id_len) == 0));
+        REQUIRE(fast.req.limit == out->req.limit && fast.req.window_ms == out->req.window_ms &&
+                fast.req.cost == out->req.cost && fast.algorithm == out->algorithm);
+    }
+    json_decref(fast_doc);
+
     if (doc == NULL) {
         size_t n = strnlen(err.message, sizeof(err.message));
         REQUIRE(err.code == ERR_INVALID_JSON || err.code == ERR_INVALID_FIELD);

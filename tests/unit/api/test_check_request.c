@@ -115,9 +115,104 @@ static void test_key_bounds(void)
     json_decref(doc);
 }
 
+/* Both parsers must give the same answer to every body: the same error, or the same fields. */
+static void compare_paths(const char *body, size_t len)
+{
+    check_request_t fast, general;
+    api_error_t fast_err, general_err;
+    json_t *a = check_request_parse(body, len, &fast, &fast_err);
+    json_t *b = check_request_parse_general(body, len, &general, &general_err);
+
+    EXPECT((a == NULL) == (b == NULL));
+    if (a != NULL && b != NULL) {
+        EXPECT(fast.key_len == general.key_len && memcmp(fast.key, general.key, fast.key_len) == 0);
+        EXPECT((fast.user_id == NULL) == (general.user_id == NULL));
+        EXPECT(fast.req.limit == general.req.limit && fast.req.cost == general.req.cost &&
+               fast.req.window_ms == general.req.window_ms);
+    } else if (a == NULL && b == NULL) {
+        EXPECT(fast_err.code == general_err.code);
+        EXPECT(strcmp(fast_err.message, general_err.message) == 0);
+    }
+    if (test_failed > 0 && test_failed < 3)
+        fprintf(stderr, "  body: %.*s\n", (int)len, body);
+    json_decref(a);
+    json_decref(b);
+}
+
+static void test_fast_path_agrees_with_jansson(void)
+{
+    static const char *const names[] = {"\"key\"",       "\"limit\"", "\"window\"",
+                                        "\"window_ms\"", "\"cost\"",  "\"algorithm\"",
+                                        "\"user_id\"",   "\"x\"",     "\"k\\u0065y\""};
+    static const char *const values[] = {"\"a\"",
+                                         "\"\"",
+                                         "0",
+                                         "1",
+                                         "10",
+                                         "01",
+                                         "-1",
+                                         "1.0",
+                                         "1e3",
+                                         "true",
+                                         "null",
+                                         "\"sliding_window\"",
+                                         "999999999999999",
+                                         "1000000000",
+                                         "31536000",
+                                         "31536000000",
+                                         "[1]",
+                                         "{}",
+                                         "\"\\n\"",
+                                         "\"\xd0\xba\"",
+                                         "\"\xff\"",
+                                         "2 ",
+                                         "\"a\\u0000b\""};
+    static const char *const glue[] = {"", " ", "\n", "\t"};
+    unsigned seed = 20261204;
+    char body[512];
+
+    test_case = "the fast path gives the general path's answer";
+    for (int round = 0; round < 20000; round++) {
+        size_t len = 0;
+        int members = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 6;
+        len += (size_t)snprintf(body + len, sizeof(body) - len, "%s{", glue[(seed >> 3) % 4]);
+        for (int m = 0; m < members; m++) {
+            seed = seed * 1103515245u + 12345u;
+            len += (size_t)snprintf(body + len, sizeof(body) - len, "%s%s%s:%s%s", m ? "," : "",
+                                    glue[(seed >> 5) % 4], names[(seed >> 8) % 9],
+                                    glue[(seed >> 12) % 4], values[(seed >> 16) % 23]);
+        }
+        len += (size_t)snprintf(body + len, sizeof(body) - len, "}%s", glue[(seed >> 20) % 4]);
+        /* Now and then, damage it. */
+        if ((seed >> 24) % 7 == 0 && len > 2)
+            body[(seed >> 9) % len] = "{}\",: x"[(seed >> 14) % 7];
+        compare_paths(body, len);
+    }
+}
+
+static void test_common_bodies_take_the_fast_path(void)
+{
+    static const char *const bodies[] = {
+        "{\"key\":\"user:42\",\"limit\":100,\"window\":60}",
+        " {\n \"key\": \"\xd0\xba\", \"limit\": 5, \"window_ms\": 1500, \"cost\": 0,"
+        " \"user_id\": \"u\", \"algorithm\": \"sliding_window\" } ",
+    };
+    check_request_t out;
+    api_error_t err;
+
+    test_case = "common bodies need no allocation";
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        json_t *doc = check_request_parse(bodies[i], strlen(bodies[i]), &out, &err);
+        EXPECT(doc == json_null()); /* the fast path's token: no document was built */
+        json_decref(doc);
+    }
+}
+
 int main(void)
 {
     test_table();
+    test_common_bodies_take_the_fast_path();
     test_key_bounds();
+    test_fast_path_agrees_with_jansson();
     return test_finish("check_request");
 }
