@@ -44,10 +44,13 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
-# RateWatch against nginx's limit_req, then RateWatch on Redis against redis-benchmark.
+# RateWatch against nginx's limit_req; RateWatch on Redis against redis-benchmark; what
+# metrics and authentication cost a check; what the Python client adds to one.
 bench: deps-test build
 	@bench/run.sh
 	@bench/redis.sh
+	@bench/costs.sh
+	@bench/clients.sh
 
 PREFIX ?= /usr/local
 
