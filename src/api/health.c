@@ -28,18 +28,25 @@ void api_health_detailed(api_request_t *ar)
     server_t *server = ar->worker->server;
     uint64_t now = clock_now_ms();
     store_stats_t stats;
-    char body[512];
+    char body[1024];
     buf_t b = buf_init(body, sizeof(body));
 
     store_stats(server->store, &stats);
     buf_printf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"build\":\"%s\",",
                stats.reachable ? "ok" : "degraded", RATEWATCH_VERSION, RATEWATCH_BUILD);
-    buf_printf(&b,
-               "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"keys\":", server->store->ops->kind,
-               stats.reachable ? "true" : "false");
-    buf_u64(&b, stats.keys);
-    buf_puts(&b, ",\"bytes\":");
-    buf_u64(&b, stats.bytes);
+    buf_printf(&b, "\"store\":{\"kind\":\"%s\",\"reachable\":%s,\"roundtrip_ms\":%.3f,",
+               server->store->ops->kind, stats.reachable ? "true" : "false", stats.roundtrip_ms);
+    buf_puts(&b, "\"last_error\":");
+    if (stats.last_error[0] != '\0')
+        buf_json_string(&b, stats.last_error, strlen(stats.last_error));
+    else
+        buf_puts(&b, "null");
+    if (stats.counts_keys) {
+        buf_puts(&b, ",\"keys\":");
+        buf_u64(&b, stats.keys);
+        buf_puts(&b, ",\"bytes\":");
+        buf_u64(&b, stats.bytes);
+    }
     buf_puts(&b, "},\"uptime_s\":");
     buf_u64(&b, (now - server->started_ms) / 1000);
     buf_printf(&b, ",\"workers\":%zu,\"open_connections\":", server->nworkers);

@@ -72,7 +72,8 @@ static void on_erased(void *data, store_status_t status, uint64_t erased)
         goto out;
     if (status != STORE_OK) {
         respond_error(ar, ERR_STORE_UNAVAILABLE,
-                      "the store is unavailable; nothing was erased, retry shortly");
+                      "the store did not confirm the erasure in time, so it may or may not have "
+                      "happened; retry it (erasing again is harmless)");
         goto out;
     }
     audit(ar, p, "delete", erased);
@@ -105,7 +106,7 @@ void api_privacy_delete(api_request_t *ar)
 }
 
 static void on_summary(void *data, store_status_t status, const store_counter_info_t *items,
-                       size_t count)
+                       size_t count, uint64_t total)
 {
     pending_privacy_t *p = data;
     api_request_t *ar = p->base.ar;
@@ -116,13 +117,14 @@ static void on_summary(void *data, store_status_t status, const store_counter_in
         respond_error(ar, ERR_STORE_UNAVAILABLE, "the store is unavailable; retry shortly");
         goto out;
     }
-    audit(ar, p, "summary", count);
+    audit(ar, p, "summary", total);
 
     size_t cap = 512 + count * 96;
     char *body = h2o_mem_alloc_pool(&ar->req->pool, cap);
     buf_t b = buf_init(body, cap);
     buf_printf(&b, "{\"subject\":\"%s\",\"counters\":", p->subject_hex);
-    buf_u64(&b, count);
+    buf_u64(&b, total);
+    buf_printf(&b, ",\"items_truncated\":%s", count < total ? "true" : "false");
     buf_puts(&b, ",\"items\":[");
     for (size_t i = 0; i < count; i++) {
         buf_printf(&b, "%s{\"algorithm\":\"%s\",\"window_ms\":", i ? "," : "",

@@ -37,7 +37,20 @@ int privacy_request_parse(const char *body, size_t len, int with_reason, const c
     memset(out, 0, sizeof(*out));
     snprintf(out->reason, sizeof(out->reason), "%s", default_reason);
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-    if (doc == NULL || !json_is_object(doc)) {
+    if (doc == NULL) {
+        char message[256];
+        /* The same answers as POST /v1/check gives the same faults. */
+        if (strstr(jerr.text, "too big") != NULL || strstr(jerr.text, "overflow") != NULL) {
+            fail(err, ERR_INVALID_FIELD, "a number in the body is out of range");
+            goto out;
+        }
+        utf8_ascii_only(jerr.text);
+        snprintf(message, sizeof(message), "the body is not valid JSON: %s (at byte %d)", jerr.text,
+                 jerr.position);
+        fail(err, ERR_INVALID_JSON, message);
+        goto out;
+    }
+    if (!json_is_object(doc)) {
         fail(err, ERR_INVALID_JSON, "the body must be a JSON object");
         goto out;
     }
@@ -55,7 +68,8 @@ int privacy_request_parse(const char *body, size_t len, int with_reason, const c
             size_t n = json_is_string(value) ? json_string_length(value) : 0;
             if (!json_is_string(value) || n > PRIVACY_MAX_REASON ||
                 memchr(json_string_value(value), '\0', n) != NULL) {
-                fail(err, ERR_INVALID_FIELD, "reason must be a string of at most 200 bytes");
+                fail(err, ERR_INVALID_FIELD,
+                     "reason must be a string of at most 200 bytes without NUL");
                 goto out;
             }
             memcpy(out->reason, json_string_value(value), n);

@@ -93,6 +93,23 @@ static void on_request_dispose(void *p)
     ar->worker->in_flight--;
 }
 
+/*
+ * Two Content-Length or Content-Type fields make a request mean different things to
+ * different readers (request smuggling through a proxy): refused, and the connection
+ * closed, so nothing after them on it is read as a request.
+ */
+static int headers_unambiguous(const h2o_req_t *req)
+{
+    int lengths = 0, types = 0;
+
+    for (size_t i = 0; i < req->headers.size; i++) {
+        const h2o_iovec_t *name = req->headers.entries[i].name;
+        lengths += h2o_lcstris(name->base, name->len, H2O_STRLIT("content-length"));
+        types += h2o_lcstris(name->base, name->len, H2O_STRLIT("content-type"));
+    }
+    return lengths <= 1 && types <= 1;
+}
+
 /* Header fields beyond the configured count or size are refused before any handler. */
 static int headers_within_limits(const config_t *config, const h2o_req_t *req)
 {
@@ -119,6 +136,12 @@ void router_dispatch(worker_t *worker, h2o_req_t *req)
     worker->in_flight++;
     request_id_assign(ar);
 
+    if (!headers_unambiguous(req)) {
+        req->http1_is_persistent = 0;
+        respond_error(ar, ERR_BAD_REQUEST,
+                      "the request has more than one Content-Length or Content-Type");
+        return;
+    }
     if (!headers_within_limits(worker->server->config, req)) {
         respond_error(ar, ERR_HEADERS_TOO_LARGE,
                       "too many or too large header fields; see RATEWATCH_MAX_HEADER_*");

@@ -66,10 +66,10 @@ static int verify_cached(api_request_t *ar, const char *key, size_t len, apikey_
     server_t *server = ar->worker->server;
     auth_cache_entry_t *e;
 
-    if (len > APIKEY_MAX_LEN)
+    if (len == 0 || len > APIKEY_MAX_LEN)
         return -1;
     e = cache_slot(ar->worker, key, len);
-    if (e->len == len && CRYPTO_memcmp(e->key, key, len) == 0) {
+    if (e->len != 0 && e->len == len && CRYPTO_memcmp(e->key, key, len) == 0) {
         *out = e->parsed;
         memcpy(ar->tenant_key, e->tenant_key, DERIVE_KEY_LEN);
         memcpy(ar->tenant_tag, e->tenant_tag, DERIVE_TAG_LEN);

@@ -61,7 +61,23 @@ int respond_request_is_json(h2o_req_t *req)
     size_t n = 0;
     while (n < v.len && v.base[n] != ';' && v.base[n] != ' ' && v.base[n] != '\t')
         n++;
-    return h2o_lcstris(v.base, n, H2O_STRLIT("application/json"));
+    if (!h2o_lcstris(v.base, n, H2O_STRLIT("application/json")))
+        return 0;
+    /* JSON is UTF-8 (RFC 8259): a charset parameter may only say so. */
+    for (size_t k = n; k + 8 <= v.len; k++) {
+        if (h2o_lcstris(v.base + k, 8, H2O_STRLIT("charset="))) {
+            h2o_iovec_t cs = h2o_iovec_init(v.base + k + 8, v.len - k - 8);
+            while (cs.len > 0 && (cs.base[cs.len - 1] == ' ' || cs.base[cs.len - 1] == ';'))
+                cs.len--;
+            if (cs.len >= 2 && cs.base[0] == '"' && cs.base[cs.len - 1] == '"') {
+                cs.base++;
+                cs.len -= 2;
+            }
+            return h2o_lcstris(cs.base, cs.len, H2O_STRLIT("utf-8")) ||
+                   h2o_lcstris(cs.base, cs.len, H2O_STRLIT("utf8"));
+        }
+    }
+    return 1;
 }
 
 void respond_common_headers(api_request_t *ar)

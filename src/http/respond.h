@@ -14,6 +14,7 @@
 #define ERROR_CODES(X)                                                                             \
     X(INVALID_JSON, 400, "invalid_json")                                                           \
     X(INVALID_FIELD, 400, "invalid_field")                                                         \
+    X(BAD_REQUEST, 400, "bad_request")                                                             \
     X(UNAUTHORIZED, 401, "unauthorized")                                                           \
     X(KEY_REVOKED, 401, "key_revoked")                                                             \
     X(NOT_FOUND, 404, "not_found")                                                                 \

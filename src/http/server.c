@@ -87,7 +87,7 @@ static void listener_drain_and_close(worker_t *w)
     w->listener = NULL;
 }
 
-static int listen_socket(const config_t *config)
+static int listen_socket(const config_t *config, int reuse_port)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -112,7 +112,7 @@ static int listen_socket(const config_t *config)
     if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
         goto fail;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
         goto fail;
     if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
@@ -183,12 +183,22 @@ int server_init(server_t *server, const config_t *config, const derive_keys_t *k
 
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     server->nworkers = config->workers ? config->workers : (size_t)(cpus > 0 ? cpus : 1);
+    /*
+     * SO_REUSEPORT would let this process share a port that another one (of the same user)
+     * already serves, each counting on its own. A first bind without it fails if the port
+     * is taken at all.
+     */
+    int probe = listen_socket(config, 0);
+    if (probe < 0)
+        return -1;
+    close(probe);
+
     server->workers = rw_calloc(server->nworkers, sizeof(worker_t));
     for (size_t i = 0; i < server->nworkers; i++) {
         worker_t *w = &server->workers[i];
         w->server = server;
         w->index = (unsigned)i;
-        if ((w->listen_fd = listen_socket(config)) < 0)
+        if ((w->listen_fd = listen_socket(config, 1)) < 0)
             return -1;
     }
     return 0;
@@ -255,13 +265,18 @@ void server_stop(server_t *server)
 
 void server_dispose(server_t *server)
 {
+    if (server->workers == NULL) /* server_init never ran, or failed before the workers */
+        goto config;
     /* A worker whose idle connections outlived it keeps its memory until the process ends. */
     for (size_t i = 0; i < server->nworkers; i++) {
         if (!server->workers[i].disposed)
             return;
     }
     free(server->workers);
-    h2o_config_dispose(&server->globalconf);
+    server->workers = NULL;
+config:
+    if (server->globalconf.hosts != NULL)
+        h2o_config_dispose(&server->globalconf);
     if (server->ssl_ctx != NULL)
         SSL_CTX_free(server->ssl_ctx);
 }

@@ -311,11 +311,13 @@ static void memory_summary(store_worker_t *worker, const store_subject_t *subjec
     id_t_ *ids = subject_counters(m, subject->subject_id, &count);
     store_counter_info_t *items = rw_calloc(count ? count : 1, sizeof(*items));
 
-    for (size_t i = 0; i < count && n < STORE_SUMMARY_MAX; i++) {
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < count; i++) {
         shard_t *s = &m->shards[ids[i][0]];
         pthread_mutex_lock(&s->lock);
         entry_t *e = *shard_find(s, ids[i]);
-        if (e != NULL && e->expires_at_ms > now) {
+        if (e != NULL && e->expires_at_ms > now && total++ < STORE_SUMMARY_MAX) {
             items[n].algorithm = (limiter_algorithm_t)e->algorithm;
             items[n].window_ms = e->window_ms;
             items[n].expires_in_ms = e->expires_at_ms - now;
@@ -324,7 +326,7 @@ static void memory_summary(store_worker_t *worker, const store_subject_t *subjec
         pthread_mutex_unlock(&s->lock);
     }
     free(ids);
-    cb(data, STORE_OK, items, n);
+    cb(data, STORE_OK, items, n, total);
     free(items);
 }
 
@@ -570,6 +572,8 @@ static void memory_stats(store_t *store, store_stats_t *out)
     memory_store_t *m = (memory_store_t *)store;
     uint64_t keys = atomic_load(&m->keys);
 
+    memset(out, 0, sizeof(*out));
+    out->counts_keys = 1;
     out->keys = keys;
     out->bytes = keys * sizeof(entry_t) + atomic_load(&m->bucket_bytes);
     out->reachable = 1;

@@ -55,6 +55,7 @@ struct redis_cmd {
     redis_cmd_t *next;
     redis_worker_t *worker;
     redis_reply_cb on_reply;
+    uint64_t sent_us;
     store_check_cb cb;
     store_erase_cb erase_cb;
     store_summary_cb summary_cb;
@@ -85,6 +86,10 @@ typedef struct {
     int resolver_started;
     _Atomic int stopping;
 
+    pthread_mutex_t error_lock;
+    char last_error[160];
+    _Atomic uint64_t roundtrip_us; /* of the last revocation poll: a small command */
+
     _Atomic int workers_attached;
     _Atomic int workers_up;
     _Atomic int was_reachable; /* the last state logged, so each change is logged once */
@@ -114,6 +119,19 @@ struct redis_worker {
 };
 
 static void conn_fail(redis_worker_t *w, const char *why);
+
+/* Keeps the latest error for /health/detailed; a new kind of error is logged once. */
+static void record_error(redis_store_t *s, const char *why)
+{
+    int changed;
+
+    pthread_mutex_lock(&s->error_lock);
+    changed = strncmp(s->last_error, why, sizeof(s->last_error) - 1) != 0;
+    snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+    pthread_mutex_unlock(&s->error_lock);
+    if (changed && !atomic_load(&s->stopping))
+        LOG_WARN("redis: %s", why);
+}
 static void conn_flush(redis_worker_t *w);
 
 /* --- store-wide state ------------------------------------------------------------------ */
@@ -478,12 +496,14 @@ static void on_summary_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *re
     store_counter_info_t items[STORE_SUMMARY_MAX];
     size_t n = 0;
 
+    long long total;
+
     (void)w;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-        cmd->summary_cb(cmd->data, STORE_UNAVAILABLE, NULL, 0);
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || integer_at(reply, 0, &total)) {
+        cmd->summary_cb(cmd->data, STORE_UNAVAILABLE, NULL, 0, 0);
         return;
     }
-    for (size_t i = 0; i + 2 < reply->elements && n < STORE_SUMMARY_MAX; i += 3) {
+    for (size_t i = 1; i + 2 < reply->elements && n < STORE_SUMMARY_MAX; i += 3) {
         long long algorithm, window, ttl;
         if (integer_at(reply, i, &algorithm) || integer_at(reply, i + 1, &window) ||
             integer_at(reply, i + 2, &ttl))
@@ -493,7 +513,7 @@ static void on_summary_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *re
         items[n].expires_in_ms = (uint64_t)ttl;
         n++;
     }
-    cmd->summary_cb(cmd->data, STORE_OK, items, n);
+    cmd->summary_cb(cmd->data, STORE_OK, items, n, (uint64_t)total);
 }
 
 static void redis_summary(store_worker_t *base, const store_subject_t *subject, store_summary_cb cb,
@@ -503,7 +523,7 @@ static void redis_summary(store_worker_t *base, const store_subject_t *subject, 
     char index[KEY_MAX], prefix[KEY_MAX], max[16];
 
     if (w->state != CONN_UP) {
-        cb(data, STORE_UNAVAILABLE, NULL, 0);
+        cb(data, STORE_UNAVAILABLE, NULL, 0, 0);
         return;
     }
     store_key(subject->tenant_tag, 's', subject->subject_id, index);
@@ -660,9 +680,9 @@ static void on_revocation_version(redis_worker_t *w, redis_cmd_t *cmd, redisRepl
 {
     long long version = 0;
 
-    (void)cmd;
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
         return;
+    atomic_store(&w->store->roundtrip_us, clock_mono_ns() / 1000 - cmd->sent_us);
     if (reply->type == REDIS_REPLY_STRING)
         version = strtoll(reply->str, NULL, 10);
     if (version == w->store->revocation_version)
@@ -793,6 +813,7 @@ static void conn_fail(redis_worker_t *w, const char *why)
         return;
     w->closing = 1;
     LOG_DEBUG("redis: worker %d connection down: %s", w->index, why);
+    record_error(s, why);
     if (w->state == CONN_UP) {
         atomic_fetch_sub(&s->workers_up, 1);
         reachability_changed(s);
@@ -842,6 +863,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         const char *argv[] = {"GET", REVOCATIONS_REDIS_VERSION};
         w->next_revocation_poll_ms = now + REVOCATION_POLL_MS;
         send_simple(w, on_revocation_version, 2, argv);
+        w->tail->sent_us = clock_mono_ns() / 1000;
         conn_flush_soon(w);
     }
     h2o_timeout_link(w->loop, &w->tick, &w->tick_entry);
@@ -896,9 +918,12 @@ static void redis_stats(store_t *base, store_stats_t *out)
     redis_store_t *s = (redis_store_t *)base;
     int attached = atomic_load(&s->workers_attached);
 
-    out->keys = 0;
-    out->bytes = 0;
+    memset(out, 0, sizeof(*out));
     out->reachable = attached > 0 && atomic_load(&s->workers_up) == attached;
+    out->roundtrip_ms = (double)atomic_load(&s->roundtrip_us) / 1000.0;
+    pthread_mutex_lock(&s->error_lock);
+    memcpy(out->last_error, s->last_error, sizeof(out->last_error));
+    pthread_mutex_unlock(&s->error_lock);
 }
 
 static void redis_destroy(store_t *base)
@@ -909,6 +934,7 @@ static void redis_destroy(store_t *base)
     if (s->resolver_started)
         pthread_join(s->resolver, NULL);
     pthread_mutex_destroy(&s->addr_lock);
+    pthread_mutex_destroy(&s->error_lock);
     free(s);
 }
 
@@ -940,6 +966,7 @@ store_t *store_redis_create(const config_t *config, revocations_t *revocations, 
     s->revocations = revocations;
     s->revocation_version = -1;
     pthread_mutex_init(&s->addr_lock, NULL);
+    pthread_mutex_init(&s->error_lock, NULL);
     SHA1((const unsigned char *)SLIDING_WINDOW_LUA, strlen(SLIDING_WINDOW_LUA), digest);
     hex(digest, sizeof(digest), s->sha);
     s->sha[40] = '\0';

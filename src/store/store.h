@@ -45,9 +45,12 @@ typedef struct {
 } store_check_t;
 
 typedef struct {
-    uint64_t keys;  /* counters tracked */
-    uint64_t bytes; /* memory they take, tables included */
+    int counts_keys; /* whether keys and bytes mean anything (the embedded store) */
+    uint64_t keys;   /* counters tracked */
+    uint64_t bytes;  /* memory they take, tables included */
     int reachable;
+    double roundtrip_ms;  /* the last measured round trip; 0 for the embedded store */
+    char last_error[160]; /* empty when none */
 } store_stats_t;
 
 typedef struct {
@@ -73,8 +76,9 @@ typedef struct {
 
 typedef void (*store_check_cb)(void *data, store_status_t status, const limiter_result_t *result);
 typedef void (*store_erase_cb)(void *data, store_status_t status, uint64_t erased);
+/* `items` lists at most STORE_SUMMARY_MAX of the subject's `total` live counters. */
 typedef void (*store_summary_cb)(void *data, store_status_t status,
-                                 const store_counter_info_t *items, size_t count);
+                                 const store_counter_info_t *items, size_t count, uint64_t total);
 typedef void (*store_audit_cb)(void *data, store_status_t status, const store_audit_t *records,
                                size_t count);
 
