@@ -83,7 +83,9 @@ static const setting_t settings[] = {
      "Time to receive a whole request, and to wait idle for the next one on a kept-alive "
      "connection (one timer in h2o 2.2)."},
     {"RATEWATCH_MAX_HEADER_COUNT", "--max-header-count", SETTING_UINT, "64", 1, 100, NULL, false,
-     FIELD(max_header_count), "Request header fields at most; more gets 431."},
+     FIELD(max_header_count),
+     "Request header fields at most (Host and Content-Length not counted); more gets 431. "
+     "h2o itself refuses over 100 with a plain 400."},
     {"RATEWATCH_MAX_HEADER_BYTES", "--max-header-bytes", SETTING_UINT, "8192", 256, 8192, NULL,
      false, FIELD(max_header_bytes),
      "Bytes of request header names and values at most; more gets 431."},
