@@ -6,14 +6,14 @@
 # other. Measured for both: checks per second, and Redis CPU per check (utime+stime of the
 # redis-server process before and after, divided by the checks done).
 #
-# Settings: BENCH_DURATION (10 s; BENCH_QUICK=1: 3 s), BENCH_CONNECTIONS (50), BENCH_KEYS
+# Settings: BENCH_DURATION (10 s; BENCH_QUICK=1: 3 s), BENCH_REDIS_CONNECTIONS (256), BENCH_KEYS
 # (10000), BENCH_REDIS_CPU (1), BENCH_LOAD_CPU (0), RATEWATCH_BIN (build/ratewatch).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then DURATION=${BENCH_DURATION:-3}; else DURATION=${BENCH_DURATION:-10}; fi
-CONNECTIONS=${BENCH_CONNECTIONS:-50}
+CONNECTIONS=${BENCH_REDIS_CONNECTIONS:-256}
 KEYS=${BENCH_KEYS:-10000}
 REDIS_CPU=${BENCH_REDIS_CPU:-1}
 LOAD_CPU=${BENCH_LOAD_CPU:-0}
