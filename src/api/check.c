@@ -173,14 +173,8 @@ void api_check(api_request_t *ar)
     api_error_t err;
     store_check_t check;
 
-    if (!respond_request_is_json(req)) {
-        respond_error(ar, ERR_UNSUPPORTED_MEDIA_TYPE, "send the body as application/json");
+    if (json_body_ok_or_respond(ar) != 0)
         return;
-    }
-    if (req->entity.len > CHECK_MAX_BODY) {
-        respond_error(ar, ERR_BODY_TOO_LARGE, "the body is larger than 8 KiB");
-        return;
-    }
 
     json_t *doc = check_request_parse(req->entity.base ? req->entity.base : "", req->entity.len,
                                       &parsed, &err);

@@ -14,8 +14,7 @@
 #include "http/respond.h"
 #include "limiter/limiter.h"
 
-#define CHECK_MAX_BODY 8192
-#define CHECK_MAX_KEY  512
+#define CHECK_MAX_KEY 512
 
 typedef struct {
     error_code_t code;

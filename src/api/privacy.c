@@ -21,21 +21,6 @@ typedef struct {
     char reason[PRIVACY_MAX_REASON + 1];
 } pending_privacy_t;
 
-static int json_body_or_respond(api_request_t *ar)
-{
-    h2o_req_t *req = ar->req;
-
-    if (!respond_request_is_json(req)) {
-        respond_error(ar, ERR_UNSUPPORTED_MEDIA_TYPE, "send the body as application/json");
-        return -1;
-    }
-    if (req->entity.len > CHECK_MAX_BODY) {
-        respond_error(ar, ERR_BODY_TOO_LARGE, "the body is larger than 8 KiB");
-        return -1;
-    }
-    return 0;
-}
-
 static pending_privacy_t *pending_for(api_request_t *ar, const privacy_request_t *in)
 {
     pending_privacy_t *p = pending_new(ar, sizeof(*p));
@@ -94,7 +79,7 @@ void api_privacy_delete(api_request_t *ar)
     privacy_request_t in;
     api_error_t err;
 
-    if (json_body_or_respond(ar) != 0)
+    if (json_body_ok_or_respond(ar) != 0)
         return;
     if (privacy_request_parse(ar->req->entity.base ? ar->req->entity.base : "", ar->req->entity.len,
                               1, "user_request", &in, &err) != 0) {
@@ -152,7 +137,7 @@ void api_privacy_summary(api_request_t *ar)
     int rc;
 
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        if (json_body_or_respond(ar) != 0)
+        if (json_body_ok_or_respond(ar) != 0)
             return;
         rc = privacy_request_parse(req->entity.base ? req->entity.base : "", req->entity.len, 0,
                                    "access_request", &in, &err);

@@ -80,6 +80,19 @@ int respond_request_is_json(h2o_req_t *req)
     return 1;
 }
 
+int json_body_ok_or_respond(api_request_t *ar)
+{
+    if (!respond_request_is_json(ar->req)) {
+        respond_error(ar, ERR_UNSUPPORTED_MEDIA_TYPE, "send the body as application/json");
+        return -1;
+    }
+    if (ar->req->entity.len > RESPOND_MAX_BODY) {
+        respond_error(ar, ERR_BODY_TOO_LARGE, "the body is larger than 8 KiB");
+        return -1;
+    }
+    return 0;
+}
+
 void respond_common_headers(api_request_t *ar)
 {
     h2o_req_t *req = ar->req;

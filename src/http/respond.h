@@ -36,6 +36,15 @@ typedef enum {
 /* Whether the request says its body is application/json (parameters allowed). */
 int respond_request_is_json(h2o_req_t *req);
 
+/* The largest body an API endpoint reads. */
+#define RESPOND_MAX_BODY 8192
+
+/*
+ * 0 when the body is declared JSON and within RESPOND_MAX_BODY; otherwise answers 415 or
+ * 413 and returns -1, after which the request is finished.
+ */
+int json_body_ok_or_respond(api_request_t *ar);
+
 /* Adds the headers every response carries: request id and security headers. */
 void respond_common_headers(api_request_t *ar);
 
