@@ -31,6 +31,7 @@
 #include "store/redis_url.h"
 #include "store/revocations_redis.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -216,11 +217,20 @@ static void out_append(outbuf_t *b, const char *s, size_t len)
 /* Appends one command in RESP: an array of bulk strings. */
 static void out_command(outbuf_t *b, int argc, const char *const *argv, const size_t *lens)
 {
-    char head[32];
+    char head[24];
+    size_t n;
 
-    out_append(b, head, (size_t)snprintf(head, sizeof(head), "*%d\r\n", argc));
+    head[0] = '*';
+    n = 1 + u64_to_dec(head + 1, (uint64_t)argc);
+    head[n++] = '\r';
+    head[n++] = '\n';
+    out_append(b, head, n);
     for (int i = 0; i < argc; i++) {
-        out_append(b, head, (size_t)snprintf(head, sizeof(head), "$%zu\r\n", lens[i]));
+        head[0] = '$';
+        n = 1 + u64_to_dec(head + 1, lens[i]);
+        head[n++] = '\r';
+        head[n++] = '\n';
+        out_append(b, head, n);
         out_append(b, argv[i], lens[i]);
         out_append(b, "\r\n", 2);
     }
@@ -346,7 +356,7 @@ static size_t store_key(const uint8_t *tag, char kind, const uint8_t *id, char *
 static void encode_check(redis_worker_t *w, const store_check_t *check, int with_body)
 {
     char key[KEY_MAX], index[STORE_MAX_SUBJECTS][KEY_MAX], limit[24], window[24], cost[24];
-    char member[80], numkeys[4];
+    char member[80], numkeys[20];
     const char *argv[9 + STORE_MAX_SUBJECTS];
     size_t lens[9 + STORE_MAX_SUBJECTS];
     unsigned nsub = check->nsubjects, a = 4 + nsub;
@@ -356,7 +366,7 @@ static void encode_check(redis_worker_t *w, const store_check_t *check, int with
     argv[1] = with_body ? SLIDING_WINDOW_LUA : w->store->sha;
     lens[1] = with_body ? strlen(SLIDING_WINDOW_LUA) : 40;
     argv[2] = numkeys;
-    lens[2] = (size_t)snprintf(numkeys, sizeof(numkeys), "%u", 1 + nsub);
+    lens[2] = u64_to_dec(numkeys, 1 + nsub);
     argv[3] = key;
     lens[3] = store_key(check->tenant_tag, 'c', check->counter_id, key);
     for (unsigned i = 0; i < nsub; i++) {
@@ -365,18 +375,19 @@ static void encode_check(redis_worker_t *w, const store_check_t *check, int with
     }
 
     argv[a] = limit;
-    lens[a] = (size_t)snprintf(limit, sizeof(limit), "%llu", (unsigned long long)check->req.limit);
+    lens[a] = u64_to_dec(limit, check->req.limit);
     argv[a + 1] = window;
-    lens[a + 1] =
-        (size_t)snprintf(window, sizeof(window), "%llu", (unsigned long long)check->req.window_ms);
+    lens[a + 1] = u64_to_dec(window, check->req.window_ms);
     argv[a + 2] = cost;
-    lens[a + 2] = (size_t)snprintf(cost, sizeof(cost), "%llu", (unsigned long long)check->req.cost);
+    lens[a + 2] = u64_to_dec(cost, check->req.cost);
     argv[a + 3] = ""; /* no time from the caller: the script asks Redis */
     lens[a + 3] = 0;
 
     /* The index member names the algorithm and window, for the privacy summary. */
-    size_t m = (size_t)snprintf(member, sizeof(member), "%u:%llu:", (unsigned)check->algorithm,
-                                (unsigned long long)check->req.window_ms);
+    size_t m = u64_to_dec(member, (uint64_t)check->algorithm);
+    member[m++] = ':';
+    m += u64_to_dec(member + m, check->req.window_ms);
+    member[m++] = ':';
     hex(check->counter_id, DERIVE_ID_LEN, member + m);
     argv[a + 4] = member;
     lens[a + 4] = m + 2 * DERIVE_ID_LEN;

@@ -21,16 +21,24 @@ void buf_puts(buf_t *b, const char *s)
     buf_append(b, s, strlen(s));
 }
 
-void buf_u64(buf_t *b, uint64_t v)
+size_t u64_to_dec(char *out, uint64_t v)
 {
-    char tmp[24];
+    char tmp[20];
     size_t i = sizeof(tmp);
 
     do {
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    buf_append(b, tmp + i, sizeof(tmp) - i);
+    memcpy(out, tmp + i, sizeof(tmp) - i);
+    return sizeof(tmp) - i;
+}
+
+void buf_u64(buf_t *b, uint64_t v)
+{
+    char tmp[20];
+
+    buf_append(b, tmp, u64_to_dec(tmp, v));
 }
 
 void buf_printf(buf_t *b, const char *fmt, ...)

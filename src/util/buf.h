@@ -29,6 +29,9 @@ static inline buf_t buf_init(char *data, size_t cap)
 void buf_append(buf_t *b, const char *s, size_t len);
 void buf_puts(buf_t *b, const char *s);
 void buf_u64(buf_t *b, uint64_t v);
+
+/* Writes `v` in decimal at `out` (at least 20 bytes, no terminator); returns the length. */
+size_t u64_to_dec(char *out, uint64_t v);
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Appends `s` as a JSON string literal, quotes included; control bytes are escaped. */
