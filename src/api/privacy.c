@@ -18,32 +18,25 @@ typedef struct {
     pending_t base;
     store_subject_t subject;
     char subject_hex[2 * DERIVE_ID_LEN + 1];
-    char reason[PRIVACY_MAX_REASON + 1];
 } pending_privacy_t;
 
-static pending_privacy_t *pending_for(api_request_t *ar, const privacy_request_t *in)
+/* The pending request, with the audit record the store writes along with it. */
+static pending_privacy_t *pending_for(api_request_t *ar, const privacy_request_t *in,
+                                      const char *action)
 {
     pending_privacy_t *p = pending_new(ar, sizeof(*p));
+    store_audit_t *record = &p->subject.audit;
 
     memcpy(p->subject.tenant_tag, ar->tenant_tag, DERIVE_TAG_LEN);
     derive_subject_id(ar->tenant_key, in->user_id, in->user_id_len, p->subject.subject_id);
     derive_hex(p->subject.subject_id, DERIVE_ID_LEN, p->subject_hex);
-    memcpy(p->reason, in->reason, sizeof(p->reason));
+
+    record->time_ms = clock_now_ms();
+    snprintf(record->action, sizeof(record->action), "%s", action);
+    memcpy(record->subject, p->subject_hex, sizeof(record->subject));
+    memcpy(record->reason, in->reason, sizeof(record->reason));
+    snprintf(record->request_id, sizeof(record->request_id), "%s", ar->request_id);
     return p;
-}
-
-static void audit(api_request_t *ar, const pending_privacy_t *p, const char *action, uint64_t count)
-{
-    store_audit_t record;
-
-    memset(&record, 0, sizeof(record));
-    record.time_ms = clock_now_ms();
-    snprintf(record.action, sizeof(record.action), "%s", action);
-    memcpy(record.subject, p->subject_hex, sizeof(record.subject));
-    memcpy(record.reason, p->reason, sizeof(record.reason));
-    record.count = count;
-    snprintf(record.request_id, sizeof(record.request_id), "%s", ar->request_id);
-    store_audit_append(ar->worker->store, p->subject.tenant_tag, &record);
 }
 
 static void on_erased(void *data, store_status_t status, uint64_t erased)
@@ -61,7 +54,6 @@ static void on_erased(void *data, store_status_t status, uint64_t erased)
                       "happened; retry it (erasing again is harmless)");
         goto out;
     }
-    audit(ar, p, "delete", erased);
     clock_format_rfc3339(clock_now_ms(), 1, when, sizeof(when));
     buf_puts(&b, "{\"deleted\":true,\"deleted_counters\":");
     buf_u64(&b, erased);
@@ -86,7 +78,7 @@ void api_privacy_delete(api_request_t *ar)
         respond_error(ar, err.code, err.message);
         return;
     }
-    pending_privacy_t *p = pending_for(ar, &in);
+    pending_privacy_t *p = pending_for(ar, &in, "delete");
     store_erase(ar->worker->store, &p->subject, on_erased, p);
 }
 
@@ -102,7 +94,6 @@ static void on_summary(void *data, store_status_t status, const store_counter_in
         respond_error(ar, ERR_STORE_UNAVAILABLE, "the store is unavailable; retry shortly");
         goto out;
     }
-    audit(ar, p, "summary", total);
 
     size_t cap = 512 + count * 96;
     char *body = h2o_mem_alloc_pool(&ar->req->pool, cap);
@@ -151,7 +142,7 @@ void api_privacy_summary(api_request_t *ar)
         respond_error(ar, err.code, err.message);
         return;
     }
-    pending_privacy_t *p = pending_for(ar, &in);
+    pending_privacy_t *p = pending_for(ar, &in, "summary");
     store_summary(ar->worker->store, &p->subject, on_summary, p);
 }
 
@@ -166,7 +157,7 @@ static void on_audit(void *data, store_status_t status, const store_audit_t *rec
         respond_error(ar, ERR_STORE_UNAVAILABLE, "the store is unavailable; retry shortly");
         goto out;
     }
-    size_t cap = 64 + count * 640;
+    size_t cap = 64 + count * 2048; /* a record with every byte of its reason escaped */
     char *body = h2o_mem_alloc_pool(&ar->req->pool, cap);
     buf_t b = buf_init(body, cap);
     buf_puts(&b, "{\"records\":[");

@@ -276,6 +276,9 @@ out:
 
 /* --- privacy --------------------------------------------------------------------------- */
 
+static void memory_audit_append(store_worker_t *worker, const uint8_t *tag,
+                                const store_audit_t *record);
+
 static void memory_erase(store_worker_t *worker, const store_subject_t *subject, store_erase_cb cb,
                          void *data)
 {
@@ -299,6 +302,9 @@ static void memory_erase(store_worker_t *worker, const store_subject_t *subject,
         pthread_mutex_unlock(&s->lock);
     }
     free(ids);
+    store_audit_t record = subject->audit;
+    record.count = erased;
+    memory_audit_append(worker, subject->tenant_tag, &record);
     cb(data, STORE_OK, erased);
 }
 
@@ -326,6 +332,9 @@ static void memory_summary(store_worker_t *worker, const store_subject_t *subjec
         pthread_mutex_unlock(&s->lock);
     }
     free(ids);
+    store_audit_t record = subject->audit;
+    record.count = total;
+    memory_audit_append(worker, subject->tenant_tag, &record);
     cb(data, STORE_OK, items, n, total);
     free(items);
 }
@@ -400,7 +409,7 @@ static void memory_audit_list(store_worker_t *worker, const uint8_t *tag, store_
 /* Appends the records not yet in the file. Runs on the sweeper thread, never a loop. */
 static void audit_flush(memory_store_t *m)
 {
-    char line[1024];
+    char line[4096]; /* a record, every byte of its reason escaped: under 2 KiB */
     buf_t b;
 
     pthread_mutex_lock(&m->audit_lock);
@@ -409,7 +418,7 @@ static void audit_flush(memory_store_t *m)
         pthread_mutex_unlock(&m->audit_lock);
         return;
     }
-    size_t cap = n * sizeof(line);
+    size_t cap = n * 512;
     char *text = rw_malloc(cap);
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
@@ -417,6 +426,12 @@ static void audit_flush(memory_store_t *m)
             &m->audit[(m->audit_next + AUDIT_CAPACITY - n + i) % AUDIT_CAPACITY];
         b = buf_init(line, sizeof(line));
         audit_format(&slot->record, slot->tenant_tag, &b);
+        if (b.overflow)
+            continue; /* cannot happen with the bounds of a record; never write half a line */
+        if (len + b.len > cap) {
+            cap = (len + b.len) * 2;
+            text = rw_realloc(text, cap);
+        }
         memcpy(text + len, line, b.len);
         len += b.len;
     }
@@ -454,7 +469,7 @@ static void audit_load(memory_store_t *m)
 {
     FILE *f = fopen(m->audit_path, "r");
     uint64_t oldest = clock_now_ms() - STORE_AUDIT_RETENTION_MS;
-    char line[2048];
+    char line[4096];
     size_t kept = 0, dropped = 0;
 
     if (f == NULL)
@@ -625,7 +640,6 @@ static const struct store_ops memory_ops = {
     .check = memory_check,
     .erase = memory_erase,
     .summary = memory_summary,
-    .audit_append = memory_audit_append,
     .audit_list = memory_audit_list,
     .stats = memory_stats,
     .destroy = memory_destroy,

@@ -41,6 +41,7 @@
 #define BACKOFF_MIN_MS     50
 #define BACKOFF_MAX_MS     2000
 #define REVOCATION_POLL_MS 500
+#define AUDIT_STREAM_CAP   10000
 #define MAX_WORKERS        256
 
 typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_UP } conn_state_t;
@@ -426,8 +427,9 @@ static void on_check_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *repl
         integer_at(reply, 1, &remaining) || integer_at(reply, 2, &reset) ||
         integer_at(reply, 3, &retry)) {
         if (reply != NULL)
-            LOG_WARN("redis: unexpected reply to a check: %s",
-                     reply->type == REDIS_REPLY_ERROR ? reply->str : "not an array of 4");
+            record_error(w->store, reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                                    : "a check's reply is not "
+                                                                      "an array of 4");
         cmd->cb(cmd->data, STORE_UNAVAILABLE, &result);
         return;
     }
@@ -483,11 +485,27 @@ static void on_erase_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *repl
     cmd->erase_cb(cmd->data, STORE_OK, (uint64_t)reply->integer);
 }
 
+/* The audit stream's key, "rw:{<tag>}:a", and the audit record's fields as strings. */
+typedef struct {
+    char key[KEY_MAX];
+    char time_ms[24], cap[16], retention[24];
+} audit_args_t;
+
+static void audit_args(const uint8_t *tag, const store_audit_t *record, audit_args_t *a)
+{
+    store_key(tag, 'a', NULL, a->key);
+    a->key[strlen(a->key) - 1] = '\0';
+    a->time_ms[u64_to_dec(a->time_ms, record->time_ms)] = '\0';
+    a->cap[u64_to_dec(a->cap, AUDIT_STREAM_CAP)] = '\0';
+    a->retention[u64_to_dec(a->retention, STORE_AUDIT_RETENTION_MS)] = '\0';
+}
+
 static void redis_erase(store_worker_t *base, const store_subject_t *subject, store_erase_cb cb,
                         void *data)
 {
     redis_worker_t *w = (redis_worker_t *)base;
     char index[KEY_MAX], prefix[KEY_MAX];
+    audit_args_t a;
 
     if (w->state != CONN_UP) {
         cb(data, STORE_UNAVAILABLE, 0);
@@ -495,11 +513,24 @@ static void redis_erase(store_worker_t *base, const store_subject_t *subject, st
     }
     store_key(subject->tenant_tag, 's', subject->subject_id, index);
     store_key(subject->tenant_tag, 'c', NULL, prefix);
+    audit_args(subject->tenant_tag, &subject->audit, &a);
     redis_cmd_t *cmd = cmd_new(w, on_erase_reply);
     cmd->erase_cb = cb;
     cmd->data = data;
-    const char *argv[] = {"EVAL", ERASE_LUA, "1", index, prefix};
-    send_argv(w, cmd, 5, argv);
+    const char *argv[] = {"EVAL",
+                          ERASE_LUA,
+                          "2",
+                          index,
+                          a.key,
+                          prefix,
+                          a.time_ms,
+                          subject->audit.action,
+                          subject->audit.subject,
+                          subject->audit.reason,
+                          subject->audit.request_id,
+                          a.cap,
+                          a.retention};
+    send_argv(w, cmd, 13, argv);
 }
 
 static void on_summary_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *reply)
@@ -532,6 +563,7 @@ static void redis_summary(store_worker_t *base, const store_subject_t *subject, 
 {
     redis_worker_t *w = (redis_worker_t *)base;
     char index[KEY_MAX], prefix[KEY_MAX], max[16];
+    audit_args_t a;
 
     if (w->state != CONN_UP) {
         cb(data, STORE_UNAVAILABLE, NULL, 0, 0);
@@ -539,53 +571,26 @@ static void redis_summary(store_worker_t *base, const store_subject_t *subject, 
     }
     store_key(subject->tenant_tag, 's', subject->subject_id, index);
     store_key(subject->tenant_tag, 'c', NULL, prefix);
-    snprintf(max, sizeof(max), "%d", STORE_SUMMARY_MAX);
+    max[u64_to_dec(max, STORE_SUMMARY_MAX)] = '\0';
+    audit_args(subject->tenant_tag, &subject->audit, &a);
     redis_cmd_t *cmd = cmd_new(w, on_summary_reply);
     cmd->summary_cb = cb;
     cmd->data = data;
-    const char *argv[] = {"EVAL", SUMMARY_LUA, "1", index, prefix, max};
-    send_argv(w, cmd, 6, argv);
-}
-
-static void on_ignored_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *reply)
-{
-    (void)w;
-    (void)cmd;
-    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-        LOG_WARN("redis: %s", reply->str);
-}
-
-/* The audit is a capped stream per tenant that expires when no record is added for the
- * retention period; records older than that are skipped when listed. */
-static void redis_audit_append(store_worker_t *base, const uint8_t *tag,
-                               const store_audit_t *record)
-{
-    redis_worker_t *w = (redis_worker_t *)base;
-    char key[KEY_MAX], time_ms[24], count[24], cap[16], retention[24];
-
-    if (w->state != CONN_UP) {
-        LOG_WARN("redis: unavailable, an audit record of request %s was not stored",
-                 record->request_id);
-        return;
-    }
-    store_key(tag, 'a', NULL, key);
-    key[strlen(key) - 1] = '\0'; /* "rw:{tag}:a" */
-    snprintf(time_ms, sizeof(time_ms), "%llu", (unsigned long long)record->time_ms);
-    snprintf(count, sizeof(count), "%llu", (unsigned long long)record->count);
-    snprintf(cap, sizeof(cap), "%d", 10000);
-    snprintf(retention, sizeof(retention), "%llu", (unsigned long long)STORE_AUDIT_RETENTION_MS);
-    const char *xadd[] = {"XADD",       key,
-                          "MAXLEN",     "~",
-                          cap,          "*",
-                          "time_ms",    time_ms,
-                          "action",     record->action,
-                          "subject",    record->subject,
-                          "reason",     record->reason,
-                          "count",      count,
-                          "request_id", record->request_id};
-    send_argv(w, cmd_new(w, on_ignored_reply), 18, xadd);
-    const char *expire[] = {"PEXPIRE", key, retention};
-    send_argv(w, cmd_new(w, on_ignored_reply), 3, expire);
+    const char *argv[] = {"EVAL",
+                          SUMMARY_LUA,
+                          "2",
+                          index,
+                          a.key,
+                          prefix,
+                          max,
+                          a.time_ms,
+                          subject->audit.action,
+                          subject->audit.subject,
+                          subject->audit.reason,
+                          subject->audit.request_id,
+                          a.cap,
+                          a.retention};
+    send_argv(w, cmd, 14, argv);
 }
 
 static const char *field(const redisReply *fields, const char *name)
@@ -956,7 +961,6 @@ static const struct store_ops redis_ops = {
     .check = redis_check,
     .erase = redis_erase,
     .summary = redis_summary,
-    .audit_append = redis_audit_append,
     .audit_list = redis_audit_list,
     .stats = redis_stats,
     .destroy = redis_destroy,

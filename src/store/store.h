@@ -53,17 +53,6 @@ typedef struct {
     char last_error[160]; /* empty when none */
 } store_stats_t;
 
-typedef struct {
-    uint8_t tenant_tag[DERIVE_TAG_LEN];
-    uint8_t subject_id[DERIVE_ID_LEN];
-} store_subject_t;
-
-typedef struct {
-    limiter_algorithm_t algorithm;
-    uint64_t window_ms;
-    uint64_t expires_in_ms;
-} store_counter_info_t;
-
 /* One privacy audit record: no personal data, only the subject's hash. */
 typedef struct {
     uint64_t time_ms;
@@ -73,6 +62,23 @@ typedef struct {
     uint64_t count;
     char request_id[72];
 } store_audit_t;
+
+/*
+ * A privacy request about one subject. The store records `audit` (with its count set to
+ * what was erased or found) in the same step as the request itself, so no erasure or
+ * summary succeeds unrecorded.
+ */
+typedef struct {
+    uint8_t tenant_tag[DERIVE_TAG_LEN];
+    uint8_t subject_id[DERIVE_ID_LEN];
+    store_audit_t audit;
+} store_subject_t;
+
+typedef struct {
+    limiter_algorithm_t algorithm;
+    uint64_t window_ms;
+    uint64_t expires_in_ms;
+} store_counter_info_t;
 
 typedef void (*store_check_cb)(void *data, store_status_t status, const limiter_result_t *result);
 typedef void (*store_erase_cb)(void *data, store_status_t status, uint64_t erased);
@@ -97,9 +103,6 @@ struct store_ops {
     /* Lists the live counters of the subject (at most STORE_SUMMARY_MAX). */
     void (*summary)(store_worker_t *worker, const store_subject_t *subject, store_summary_cb cb,
                     void *data);
-    /* Records an audit entry; it is kept for a bounded time and count. */
-    void (*audit_append)(store_worker_t *worker, const uint8_t tenant_tag[DERIVE_TAG_LEN],
-                         const store_audit_t *record);
     /* The tenant's audit records, newest last (at most STORE_AUDIT_MAX). */
     void (*audit_list)(store_worker_t *worker, const uint8_t tenant_tag[DERIVE_TAG_LEN],
                        store_audit_cb cb, void *data);
@@ -141,13 +144,6 @@ static inline void store_summary(store_worker_t *worker, const store_subject_t *
                                  store_summary_cb cb, void *data)
 {
     worker->store->ops->summary(worker, subject, cb, data);
-}
-
-static inline void store_audit_append(store_worker_t *worker,
-                                      const uint8_t tenant_tag[DERIVE_TAG_LEN],
-                                      const store_audit_t *record)
-{
-    worker->store->ops->audit_append(worker, tenant_tag, record);
 }
 
 static inline void store_audit_list(store_worker_t *worker,

@@ -124,3 +124,58 @@ def test_degraded_answers_never_allow_more_than_the_limit(start_ratewatch):
     detailed = rw.client.get("/health/detailed").json()["store"]
     assert detailed["reachable"] is False and detailed["last_error"]
     assert "keys" not in detailed
+
+
+@pytest.fixture(params=["memory", "redis"])
+def any_store(request, tmp_path):
+    if request.param == "memory":
+        return {"RATEWATCH_DATA_DIR": str(tmp_path)}, None
+    server = request.getfixturevalue("redis_server")
+    return {"REDIS_URL": server.url}, server
+
+
+def test_a_reason_of_control_characters_keeps_the_audit_whole(start_ratewatch, any_store):
+    env, _ = any_store
+    rw = start_ratewatch(env=env)
+    for reason in ["\u0001" * 200, "normal"]:
+        r = rw.client.post("/v1/privacy/delete", json={"user_id": "ctl", "reason": reason})
+        assert r.status_code == 200
+    records = rw.client.get("/v1/privacy/audit").json()["records"]  # valid JSON, or it raises
+    assert [r["reason"] for r in records] == ["\u0001" * 200, "normal"]
+    if "RATEWATCH_DATA_DIR" in env:
+        time.sleep(0.3)  # the sweeper appends the file within ~100 ms
+        assert rw.stop() == 0
+        again = start_ratewatch(env=env)
+        kept = again.client.get("/v1/privacy/audit").json()["records"]
+        assert [r["reason"] for r in kept] == ["\u0001" * 200, "normal"]
+
+
+def test_a_counter_erased_through_its_key_leaves_the_user_index_too(start_ratewatch, any_store):
+    env, _ = any_store
+    rw = start_ratewatch(env=env)
+    rw.check("K", limit=100, window=3600, user_id="U")
+    assert rw.client.post("/v1/privacy/delete", json={"user_id": "K"}).json()[
+        "deleted_counters"] == 1
+    rw.check("K", limit=100, window=3600)  # a new counter, not U's
+    assert rw.client.get("/v1/privacy/summary", params={"user_id": "U"}).json()["counters"] == 0
+    assert rw.client.post("/v1/privacy/delete", json={"user_id": "U"}).json()[
+        "deleted_counters"] == 0
+    assert rw.check("K", limit=100, window=3600, cost=0).json()["remaining"] == 99
+
+
+def test_an_erasure_that_cannot_be_audited_does_not_happen(start_ratewatch, redis_server):
+    rw = start_ratewatch(env={"REDIS_URL": redis_server.url, "RATEWATCH_FAIL_MODE": "closed"})
+    rw.check("oomkey", limit=5, window=3600, user_id="oomuser")
+    r = redis_server.client
+    r.config_set("maxmemory-policy", "noeviction")
+    r.config_set("maxmemory", "1")
+    try:
+        refused = rw.client.post("/v1/privacy/delete", json={"user_id": "oomuser"})
+    finally:
+        r.config_set("maxmemory", "0")
+    assert refused.status_code == 503
+    assert rw.check("oomkey", limit=5, window=3600, cost=0).json()["remaining"] == 4
+    done = rw.client.post("/v1/privacy/delete", json={"user_id": "oomuser"}).json()
+    assert done["deleted_counters"] == 1
+    audited = rw.client.get("/v1/privacy/audit").json()["records"]
+    assert [(a["action"], a["count"]) for a in audited] == [("delete", 1)]

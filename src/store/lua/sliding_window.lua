@@ -3,9 +3,10 @@
 -- src/limiter/sliding_window.c for the same algorithm in C; the shared vectors hold both
 -- to one answer).
 --
--- KEYS[1]  the counter: a string "<window start>:<prev>:<cur>", milliseconds and units
+-- KEYS[1]  the counter: a string "<window start>:<prev>:<cur>:<generation>", milliseconds,
+--          units, and the microsecond the counter was created (see erase.lua)
 -- KEYS[2..] the indexes of the data subjects the counter belongs to: sorted sets of
---          "<algorithm>:<window_ms>:<counter id>" scored by when each counter expires
+--          "<algorithm>:<window_ms>:<counter id>:<generation>" scored by when each expires
 -- ARGV     limit, window_ms, cost, now_ms for tests only (the service sends "", and the
 --          time is Redis's own, so instances with skewed clocks agree), and the counter's
 --          index member
@@ -60,10 +61,12 @@ end
 local start = now - now % w
 local e = now - start
 local p, c = 0, 0
+local gen = nil
 local stored = redis.call('GET', KEYS[1])
 if stored then
-  local s, sp, sc = string.match(stored, '^(%d+):(%d+):(%d+)$')
+  local s, sp, sc, sg = string.match(stored, '^(%d+):(%d+):(%d+):(%d+)$')
   s, sp, sc = tonumber(s), tonumber(sp), tonumber(sc)
+  gen = sg
   if s == start then
     p, c = sp, sc
   elseif s == start - w then
@@ -112,11 +115,15 @@ elseif p > 0 then
 end
 
 if allowed and cost > 0 then
-  redis.call('SET', KEYS[1], string.format('%d:%d:%d', start, p, c), 'PX', reset)
+  if not gen then
+    local t = redis.call('TIME')
+    gen = t[1] .. string.format('%06d', tonumber(t[2]))
+  end
+  redis.call('SET', KEYS[1], string.format('%d:%d:%d:', start, p, c) .. gen, 'PX', reset)
   -- Each subject's index lists the counter until it expires, and lives no longer than
   -- the last counter it lists; members past their expiry are trimmed on the way.
   for i = 2, #KEYS do
-    redis.call('ZADD', KEYS[i], now + reset, ARGV[5])
+    redis.call('ZADD', KEYS[i], now + reset, ARGV[5] .. ':' .. gen)
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
     if redis.call('PTTL', KEYS[i]) < reset then
       redis.call('PEXPIRE', KEYS[i], reset)
