@@ -261,6 +261,9 @@ def test_redis_killed_answers_in_fail_mode_and_recovers(start_ratewatch, redis_s
             break
         time.sleep(0.1)
     assert r.status_code == 200 and "degraded" not in r.json()
+    # Every worker reconnects on its own backoff (at most 2 s): ready once all have.
+    while time.monotonic() < deadline and rw.client.get("/health/ready").status_code != 200:
+        time.sleep(0.1)
     assert rw.client.get("/health/ready").status_code == 200
     logs = rw.logs()
     assert logs.count("redis: unreachable") <= 3, "state changes are logged once each"
