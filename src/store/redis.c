@@ -485,59 +485,52 @@ static void on_erase_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *repl
     cmd->erase_cb(cmd->data, STORE_OK, (uint64_t)reply->integer);
 }
 
-/* The audit stream's key, "rw:{<tag>}:a", and the audit record's fields as strings. */
-typedef struct {
-    char key[KEY_MAX];
-    char time_ms[24], cap[16], retention[24];
-} audit_args_t;
-
-static void audit_args(const uint8_t *tag, const store_audit_t *record, audit_args_t *a)
+/*
+ * Sends erase.lua or summary.lua about `subject`: both take the subject's index and the
+ * tenant's audit stream as keys, and the same arguments (the counter prefix, the most
+ * items to list, then the audit record), so the audit is written in the same script.
+ */
+static void send_privacy_script(redis_worker_t *w, redis_cmd_t *cmd, const char *script,
+                                const store_subject_t *subject)
 {
-    store_key(tag, 'a', NULL, a->key);
-    a->key[strlen(a->key) - 1] = '\0';
-    a->time_ms[u64_to_dec(a->time_ms, record->time_ms)] = '\0';
-    a->cap[u64_to_dec(a->cap, AUDIT_STREAM_CAP)] = '\0';
-    a->retention[u64_to_dec(a->retention, STORE_AUDIT_RETENTION_MS)] = '\0';
+    const store_audit_t *r = &subject->audit;
+    char index[KEY_MAX], stream[KEY_MAX], prefix[KEY_MAX];
+    char max[24], time_ms[24], cap[24], retention[24];
+
+    store_key(subject->tenant_tag, 's', subject->subject_id, index);
+    store_key(subject->tenant_tag, 'a', NULL, stream);
+    stream[strlen(stream) - 1] = '\0'; /* "rw:{<tag>}:a" */
+    store_key(subject->tenant_tag, 'c', NULL, prefix);
+    max[u64_to_dec(max, STORE_SUMMARY_MAX)] = '\0';
+    time_ms[u64_to_dec(time_ms, r->time_ms)] = '\0';
+    cap[u64_to_dec(cap, AUDIT_STREAM_CAP)] = '\0';
+    retention[u64_to_dec(retention, STORE_AUDIT_RETENTION_MS)] = '\0';
+
+    const char *argv[] = {"EVAL",    script,        "2",     index,     stream,
+                          prefix,    max,           time_ms, r->action, r->subject,
+                          r->reason, r->request_id, cap,     retention};
+    send_argv(w, cmd, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 }
 
 static void redis_erase(store_worker_t *base, const store_subject_t *subject, store_erase_cb cb,
                         void *data)
 {
     redis_worker_t *w = (redis_worker_t *)base;
-    char index[KEY_MAX], prefix[KEY_MAX];
-    audit_args_t a;
 
     if (w->state != CONN_UP) {
         cb(data, STORE_UNAVAILABLE, 0);
         return;
     }
-    store_key(subject->tenant_tag, 's', subject->subject_id, index);
-    store_key(subject->tenant_tag, 'c', NULL, prefix);
-    audit_args(subject->tenant_tag, &subject->audit, &a);
     redis_cmd_t *cmd = cmd_new(w, on_erase_reply);
     cmd->erase_cb = cb;
     cmd->data = data;
-    const char *argv[] = {"EVAL",
-                          ERASE_LUA,
-                          "2",
-                          index,
-                          a.key,
-                          prefix,
-                          a.time_ms,
-                          subject->audit.action,
-                          subject->audit.subject,
-                          subject->audit.reason,
-                          subject->audit.request_id,
-                          a.cap,
-                          a.retention};
-    send_argv(w, cmd, 13, argv);
+    send_privacy_script(w, cmd, ERASE_LUA, subject);
 }
 
 static void on_summary_reply(redis_worker_t *w, redis_cmd_t *cmd, redisReply *reply)
 {
     store_counter_info_t items[STORE_SUMMARY_MAX];
     size_t n = 0;
-
     long long total;
 
     (void)w;
@@ -562,35 +555,15 @@ static void redis_summary(store_worker_t *base, const store_subject_t *subject, 
                           void *data)
 {
     redis_worker_t *w = (redis_worker_t *)base;
-    char index[KEY_MAX], prefix[KEY_MAX], max[16];
-    audit_args_t a;
 
     if (w->state != CONN_UP) {
         cb(data, STORE_UNAVAILABLE, NULL, 0, 0);
         return;
     }
-    store_key(subject->tenant_tag, 's', subject->subject_id, index);
-    store_key(subject->tenant_tag, 'c', NULL, prefix);
-    max[u64_to_dec(max, STORE_SUMMARY_MAX)] = '\0';
-    audit_args(subject->tenant_tag, &subject->audit, &a);
     redis_cmd_t *cmd = cmd_new(w, on_summary_reply);
     cmd->summary_cb = cb;
     cmd->data = data;
-    const char *argv[] = {"EVAL",
-                          SUMMARY_LUA,
-                          "2",
-                          index,
-                          a.key,
-                          prefix,
-                          max,
-                          a.time_ms,
-                          subject->audit.action,
-                          subject->audit.subject,
-                          subject->audit.reason,
-                          subject->audit.request_id,
-                          a.cap,
-                          a.retention};
-    send_argv(w, cmd, 14, argv);
+    send_privacy_script(w, cmd, SUMMARY_LUA, subject);
 }
 
 static const char *field(const redisReply *fields, const char *name)

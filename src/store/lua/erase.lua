@@ -3,8 +3,9 @@
 -- records the erasure in the tenant's audit stream, all in one atomic call.
 -- KEYS[1]  the subject's index (see sliding_window.lua)
 -- KEYS[2]  the tenant's audit stream
--- ARGV     the tenant's counter key prefix "rw:{<tag>}:c:", then the audit record's
---          time_ms, action, subject, reason, request_id, the stream's cap and its TTL (ms)
+-- ARGV     the tenant's counter key prefix "rw:{<tag>}:c:", an unused slot (summary.lua's
+--          limit: both scripts take the same arguments), then the audit record's time_ms,
+--          action, subject, reason, request_id, the stream's cap and its TTL (ms)
 -- Returns  how many counters existed and were deleted
 --
 -- An index member names a counter and the generation it had when it was listed; a counter
@@ -21,9 +22,9 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     end
   end
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'time_ms', ARGV[2], 'action', ARGV[3],
-           'subject', ARGV[4], 'reason', ARGV[5], 'count', #victims, 'request_id', ARGV[6])
-redis.call('PEXPIRE', KEYS[2], ARGV[8])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'time_ms', ARGV[3], 'action', ARGV[4],
+           'subject', ARGV[5], 'reason', ARGV[6], 'count', #victims, 'request_id', ARGV[7])
+redis.call('PEXPIRE', KEYS[2], ARGV[9])
 for _, key in ipairs(victims) do
   redis.call('DEL', key)
 end
